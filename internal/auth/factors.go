@@ -1,0 +1,493 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/twofold-auth/twofold/internal/backupcode"
+	"github.com/twofold-auth/twofold/internal/totp"
+)
+
+// maxLockout caps the doubling lockout (SPEC §4).
+const maxLockout = 24 * time.Hour
+
+// The second-factor method names of the API.
+const (
+	MethodTOTP       = "totp"
+	MethodWebAuthn   = "webauthn"
+	MethodSMS        = "sms"
+	MethodBackupCode = "backup_code"
+)
+
+// TOTPSetup is what a user needs to add an authenticator app.
+type TOTPSetup struct {
+	URI       string
+	ManualKey string
+	// QRCode is a data:image/png;base64 URI of a QR code of URI.
+	QRCode string
+}
+
+// SetupTOTP starts adding an authenticator app: a new 160-bit secret, kept
+// sealed and pending until ConfirmTOTP; it replaces any pending setup.
+// Codes: invalid_request.
+func (s *Service) SetupTOTP(ctx context.Context, u User, name string) (TOTPSetup, error) {
+	name, err := methodName(name, "Authenticator app")
+	if err != nil {
+		return TOTPSetup{}, err
+	}
+	secret, err := totp.NewSecret(s.rand)
+	if err != nil {
+		return TOTPSetup{}, s.internal(ctx, "new totp secret", err)
+	}
+	now := s.now()
+	p := PendingTOTP{ID: s.newID(now), UserID: u.ID, Name: name, CreatedAt: now}
+	if p.Secret, err = s.keys.seal(secret, "totp:"+p.ID); err != nil {
+		return TOTPSetup{}, s.internal(ctx, "seal totp secret", err)
+	}
+	if err := s.store.PutPendingTOTP(ctx, p); err != nil {
+		return TOTPSetup{}, s.internal(ctx, "store pending totp", err)
+	}
+	uri := totp.URI(s.issuer, u.Email, secret, totp.Default)
+	png, err := totp.QRCode(uri)
+	if err != nil {
+		return TOTPSetup{}, s.internal(ctx, "draw qr code", err)
+	}
+	return TOTPSetup{URI: uri, ManualKey: totp.EncodeSecret(secret), QRCode: totp.DataURI(png)}, nil
+}
+
+// Enabled is the outcome of confirming a new second factor.
+type Enabled struct {
+	Method Method
+	// BackupCodes is set (10 codes, shown once) when this was the user's
+	// first second factor.
+	BackupCodes []string
+}
+
+// ConfirmTOTP checks a code from the pending authenticator app and enables
+// it. The code's time step counts as used. Codes: invalid_request (no setup
+// in progress), invalid_code (400).
+func (s *Service) ConfirmTOTP(ctx context.Context, c Client, u User, code string) (Enabled, error) {
+	badCode := &Error{Code: CodeInvalidCode, Message: "that code is not valid: enter the current code from your app", Setup: true}
+	p, err := s.store.PendingTOTP(ctx, u.ID)
+	if errors.Is(err, ErrNotFound) {
+		return Enabled{}, Errorf(CodeInvalidRequest, "no authenticator app is being set up: start with /api/2fa/setup")
+	}
+	if err != nil {
+		return Enabled{}, s.internal(ctx, "find pending totp", err)
+	}
+	secret, err := s.keys.open(p.Secret, "totp:"+p.ID)
+	if err != nil {
+		return Enabled{}, s.internal(ctx, "open pending totp secret", err)
+	}
+	now := s.now()
+	step, ok := totp.Verify(secret, cleanCode(code), now, s.skew, totp.Default)
+	if !ok {
+		return Enabled{}, badCode
+	}
+	first, err := s.isFirstFactor(ctx, u.ID)
+	if err != nil {
+		return Enabled{}, err
+	}
+	var codes, hashes []string
+	if first {
+		if codes, hashes, err = s.newBackupCodes(ctx); err != nil {
+			return Enabled{}, err
+		}
+	}
+	a := TOTPAuthenticator{
+		ID: p.ID, UserID: u.ID, Name: p.Name, Secret: p.Secret,
+		Algorithm: totp.Default.Algorithm.String(), Digits: totp.Default.Digits, Period: totp.Default.Period,
+		LastStep: step, CreatedAt: now,
+	}
+	if err := s.store.ConfirmTOTP(ctx, a, hashes, now); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Enabled{}, badCode // confirmed or replaced by a concurrent request
+		}
+		return Enabled{}, s.internal(ctx, "confirm totp", err)
+	}
+	s.record(ctx, c, EventTOTPEnabled, u.ID, map[string]any{"id": a.ID, "name": a.Name})
+	if first {
+		s.record(ctx, c, EventBackupCodesGenerated, u.ID, map[string]any{"count": len(codes)})
+	}
+	s.alert(ctx, u, c, "New authenticator app added", "An authenticator app (\""+a.Name+"\") was added as a second factor")
+	return Enabled{Method: Method{ID: a.ID, Name: a.Name, CreatedAt: a.CreatedAt}, BackupCodes: codes}, nil
+}
+
+// VerifySecondFactor finishes a login: it checks a code for a pending
+// session and, on success, makes the session authenticated under a new
+// token. Codes: invalid_request, invalid_code, locked, rate_limited, unauthenticated.
+func (s *Service) VerifySecondFactor(ctx context.Context, c Client, sess Session, u User, method, code string) (string, error) {
+	if err := s.checkSecondFactor(ctx, c, u, method, code, "login"); err != nil {
+		return "", err
+	}
+	return s.rotate(ctx, sess, StateAuthenticated)
+}
+
+// checkSecondFactor is every second-factor attempt: lockout first, then the
+// per-IP limit, then a claimed attempt, then the code itself.
+func (s *Service) checkSecondFactor(ctx context.Context, c Client, u User, method, code, purpose string) error {
+	var check func(context.Context, Client, User, string) (bool, error)
+	switch method {
+	case MethodTOTP:
+		check = s.checkTOTP
+	case MethodBackupCode:
+		check = s.checkBackupCode
+	case MethodSMS:
+		check = func(context.Context, Client, User, string) (bool, error) { return false, nil }
+	default:
+		return Errorf(CodeInvalidRequest, "method must be one of totp, backup_code, sms")
+	}
+	if strings.TrimSpace(code) == "" || len(code) > 64 {
+		return Errorf(CodeInvalidRequest, "code is required")
+	}
+	return s.attempt(ctx, c, u, method, purpose, func() (bool, error) { return check(ctx, c, u, code) })
+}
+
+// attempt runs one second-factor check under the lockout rules of SPEC §4.
+// The attempt is counted (and, at the threshold, the account locked) before
+// the check runs, so concurrent guesses on any instance can never exceed the
+// threshold; a success then resets the count.
+func (s *Service) attempt(ctx context.Context, c Client, u User, method, purpose string, check func() (bool, error)) error {
+	now := s.now()
+	if u.LockedUntil.After(now) {
+		return s.lockedError(u.LockedUntil, now)
+	}
+	if err := s.limit(s.verifyLimit, "ip:"+c.IP); err != nil {
+		return err
+	}
+	n, err := s.claimAttempt(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	ok, err := check()
+	if err != nil {
+		return s.internal(ctx, "check "+method, err)
+	}
+	if ok {
+		if err := s.store.ResetAttempts(ctx, u.ID); err != nil {
+			return s.internal(ctx, "reset attempts", err)
+		}
+		s.record(ctx, c, Event2FASucceeded, u.ID, map[string]any{"method": method, "purpose": purpose})
+		return nil
+	}
+	s.record(ctx, c, Event2FAFailed, u.ID, map[string]any{"method": method, "purpose": purpose, "consecutive_failures": n})
+	if n >= s.threshold {
+		d := s.lockoutFor(n)
+		s.record(ctx, c, Event2FALocked, u.ID, map[string]any{"consecutive_failures": n, "seconds": int(d.Seconds())})
+		s.alert(ctx, u, c, "Your account is locked",
+			"Too many wrong second-factor codes were entered, so second-factor sign-in is locked for "+d.String())
+	}
+	return errInvalidCode
+}
+
+// claimAttempt counts one attempt for userID by compare-and-set and returns
+// the new count of consecutive failures (this attempt included). When the
+// count reaches the threshold the lockout starts now; a success lifts it.
+// Codes: locked.
+func (s *Service) claimAttempt(ctx context.Context, userID string) (int, error) {
+	for range 100 {
+		u, err := s.store.UserByID(ctx, userID)
+		if err != nil {
+			return 0, s.internal(ctx, "read attempts", err)
+		}
+		now := s.now()
+		if u.LockedUntil.After(now) {
+			return 0, s.lockedError(u.LockedUntil, now)
+		}
+		n := u.FailedAttempts + 1
+		var until time.Time
+		if n >= s.threshold {
+			until = now.Add(s.lockoutFor(n))
+		}
+		won, err := s.store.ClaimAttempt(ctx, userID, u.FailedAttempts, u.LockedUntil, n, until)
+		if err != nil {
+			return 0, s.internal(ctx, "claim attempt", err)
+		}
+		if won {
+			return n, nil
+		}
+	}
+	return 0, Errorf(CodeRateLimited, "too many attempts at once: wait and try again")
+}
+
+// lockoutFor is the lockout that the n-th consecutive failure starts: the
+// configured duration at the threshold, doubling with each further failure,
+// capped at 24 h.
+func (s *Service) lockoutFor(n int) time.Duration {
+	d := s.lockout
+	for i := s.threshold; i < n && d < maxLockout; i++ {
+		d *= 2
+	}
+	return min(d, maxLockout)
+}
+
+func (s *Service) lockedError(until, now time.Time) error {
+	return &Error{
+		Code:       CodeLocked,
+		Message:    "too many wrong codes: second-factor sign-in is locked until " + until.UTC().Format(time.RFC3339),
+		RetryAfter: until.Sub(now),
+	}
+}
+
+// checkTOTP tries code against each of the user's authenticator apps and
+// uses up the matching time step (at most once per authenticator).
+func (s *Service) checkTOTP(ctx context.Context, _ Client, u User, code string) (bool, error) {
+	code = cleanCode(code)
+	auths, err := s.store.TOTPAuthenticators(ctx, u.ID)
+	if err != nil {
+		return false, err
+	}
+	now := s.now()
+	for _, a := range auths {
+		secret, err := s.keys.open(a.Secret, "totp:"+a.ID)
+		if err != nil {
+			return false, err
+		}
+		p := totp.Params{Algorithm: algorithm(a.Algorithm), Digits: a.Digits, Period: a.Period}
+		step, ok := totp.Verify(secret, code, now, s.skew, p)
+		if !ok || step <= a.LastStep {
+			continue
+		}
+		used, err := s.store.UseTOTPStep(ctx, a.ID, step, now)
+		if err != nil {
+			return false, err
+		}
+		if used {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// checkBackupCode uses up one of the user's backup codes.
+func (s *Service) checkBackupCode(ctx context.Context, c Client, u User, code string) (bool, error) {
+	canon, ok := backupcode.Normalize(code)
+	if !ok {
+		return false, nil
+	}
+	key, err := s.backupKey(ctx)
+	if err != nil {
+		return false, err
+	}
+	used, err := s.store.UseBackupCode(ctx, u.ID, backupcode.Hash(key, canon), s.now())
+	if err != nil || !used {
+		return false, err
+	}
+	left, _ := s.store.BackupCodesRemaining(ctx, u.ID)
+	s.record(ctx, c, EventBackupCodeUsed, u.ID, map[string]any{"remaining": left})
+	s.alert(ctx, u, c, "A backup code was used", "One of your backup codes was used to sign in ("+strconv.Itoa(left)+" left)")
+	return true, nil
+}
+
+// RegenerateBackupCodes replaces the user's backup codes with 10 new ones.
+// Codes: reauthentication_required, invalid_request (no second factor).
+func (s *Service) RegenerateBackupCodes(ctx context.Context, c Client, sess Session, u User) ([]string, error) {
+	if err := s.requireRecent(sess); err != nil {
+		return nil, err
+	}
+	first, err := s.isFirstFactor(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if first {
+		return nil, Errorf(CodeInvalidRequest, "add a second factor first: backup codes come with it")
+	}
+	codes, hashes, err := s.newBackupCodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.ReplaceBackupCodes(ctx, u.ID, hashes, s.now()); err != nil {
+		return nil, s.internal(ctx, "replace backup codes", err)
+	}
+	s.record(ctx, c, EventBackupCodesGenerated, u.ID, map[string]any{"count": len(codes)})
+	return codes, nil
+}
+
+// RemoveTOTP removes one authenticator app. Removing the last second factor
+// turns two-factor sign-in off. Codes: reauthentication_required, not_found.
+func (s *Service) RemoveTOTP(ctx context.Context, c Client, sess Session, u User, id string) error {
+	if err := s.requireRecent(sess); err != nil {
+		return err
+	}
+	if err := s.store.DeleteTOTP(ctx, u.ID, id); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Errorf(CodeNotFound, "no such authenticator app")
+		}
+		return s.internal(ctx, "delete totp", err)
+	}
+	s.record(ctx, c, EventTOTPRemoved, u.ID, map[string]any{"id": id})
+	last, err := s.isFirstFactor(ctx, u.ID)
+	if err != nil || !last {
+		return err
+	}
+	return s.disable(ctx, c, u, "last second factor removed")
+}
+
+// DisableTwoFactor removes every second factor and backup code.
+// Codes: reauthentication_required.
+func (s *Service) DisableTwoFactor(ctx context.Context, c Client, sess Session, u User) error {
+	if err := s.requireRecent(sess); err != nil {
+		return err
+	}
+	return s.disable(ctx, c, u, "disabled by the user")
+}
+
+func (s *Service) disable(ctx context.Context, c Client, u User, reason string) error {
+	if err := s.store.DeleteSecondFactors(ctx, u.ID); err != nil {
+		return s.internal(ctx, "delete second factors", err)
+	}
+	s.record(ctx, c, Event2FADisabled, u.ID, map[string]any{"reason": reason})
+	s.alert(ctx, u, c, "Two-factor sign-in turned off", "Two-factor sign-in was turned off ("+reason+")")
+	return nil
+}
+
+// Reauthenticate renews a session's recent authentication with the password
+// and, when the user has one, a second factor; the session gets a new token.
+// Codes: invalid_request, invalid_credentials, invalid_code, locked, rate_limited.
+func (s *Service) Reauthenticate(ctx context.Context, c Client, sess Session, u User, password, method, code string) (string, error) {
+	if password == "" {
+		return "", Errorf(CodeInvalidRequest, "password is required")
+	}
+	if err := s.limit(s.authLimit, "ip:"+c.IP); err != nil {
+		return "", err
+	}
+	if err := s.blocked(s.loginLimit, "email:"+u.Email); err != nil {
+		return "", err
+	}
+	ok, _, err := s.hasher.Verify(ctx, password, u.PasswordHash)
+	if err != nil {
+		return "", s.internal(ctx, "verify password", err)
+	}
+	if !ok {
+		s.loginLimit.Allow("email:"+u.Email, s.now())
+		s.record(ctx, c, EventLoginFailed, u.ID, map[string]any{"reason": "wrong_password", "purpose": "reauthenticate"})
+		return "", errInvalidCredentials
+	}
+	methods, err := s.secondFactors(ctx, u.ID)
+	if err != nil {
+		return "", err
+	}
+	if len(methods) > 0 {
+		if method == "" || code == "" {
+			return "", Errorf(CodeInvalidRequest, "this account has two-factor sign-in: method and code are required")
+		}
+		if err := s.checkSecondFactor(ctx, c, u, method, code, "reauthenticate"); err != nil {
+			return "", err
+		}
+	}
+	return s.rotate(ctx, sess, StateAuthenticated)
+}
+
+// requireRecent refuses changes from a session whose last password or
+// second-factor success is older than RecentAuthWindow.
+func (s *Service) requireRecent(sess Session) error {
+	if !s.RecentlyAuthenticated(sess) {
+		return errReauth
+	}
+	return nil
+}
+
+// isFirstFactor reports whether the user has no second factor yet.
+func (s *Service) isFirstFactor(ctx context.Context, userID string) (bool, error) {
+	m, err := s.secondFactors(ctx, userID)
+	return len(m) == 0, err
+}
+
+// newBackupCodes makes a set of backup codes and their keyed hashes.
+func (s *Service) newBackupCodes(ctx context.Context) (codes, hashes []string, err error) {
+	key, err := s.backupKey(ctx)
+	if err != nil {
+		return nil, nil, s.internal(ctx, "backup code key", err)
+	}
+	codes, err = backupcode.Generate(s.rand, backupcode.Count)
+	if err != nil {
+		return nil, nil, s.internal(ctx, "generate backup codes", err)
+	}
+	for _, c := range codes {
+		canon, _ := backupcode.Normalize(c)
+		hashes = append(hashes, backupcode.Hash(key, canon))
+	}
+	return codes, hashes, nil
+}
+
+// backupKeySetting names the sealed key that backup codes are hashed with.
+// It lives in the database, sealed, so that it rotates with the encryption
+// key and is shared by every instance, while a stolen database alone cannot
+// test guesses against the hashes.
+const backupKeySetting = "backup_code_key"
+
+// backupKey returns the backup-code hash key, creating it on first use.
+func (s *Service) backupKey(ctx context.Context) ([]byte, error) {
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
+	if s.hashKey != nil {
+		return s.hashKey, nil
+	}
+	v, err := s.store.Setting(ctx, backupKeySetting)
+	if errors.Is(err, ErrNotFound) {
+		if err := s.addBackupKey(ctx); err != nil {
+			return nil, err
+		}
+		v, err = s.store.Setting(ctx, backupKeySetting) // another instance may have won
+	}
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.keys.open(v, "setting:"+backupKeySetting)
+	if err != nil {
+		return nil, err
+	}
+	s.hashKey = k
+	return k, nil
+}
+
+// addBackupKey stores a new sealed backup-code hash key unless one exists.
+func (s *Service) addBackupKey(ctx context.Context) error {
+	k := make([]byte, 32)
+	if _, err := io.ReadFull(s.rand, k); err != nil {
+		return err
+	}
+	sealed, err := s.keys.seal(k, "setting:"+backupKeySetting)
+	if err != nil {
+		return err
+	}
+	return s.store.AddSetting(ctx, backupKeySetting, sealed)
+}
+
+// methodName validates a user-given factor name, defaulting to def.
+func methodName(name, def string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return def, nil
+	}
+	if utf8.RuneCountInString(name) > 64 || !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return "", Errorf(CodeInvalidRequest, "name must be at most 64 characters, without control characters")
+	}
+	return name, nil
+}
+
+// cleanCode drops the spaces and dashes people type inside numeric codes.
+func cleanCode(code string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return -1
+		}
+		return r
+	}, code)
+}
+
+func algorithm(name string) totp.Algorithm {
+	switch name {
+	case "SHA256":
+		return totp.SHA256
+	case "SHA512":
+		return totp.SHA512
+	}
+	return totp.SHA1
+}

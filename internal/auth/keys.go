@@ -1,0 +1,102 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/twofold-auth/twofold/internal/seal"
+)
+
+// keyring holds the current key ring and reloads it once when a sealed value
+// names a key it lacks: `twofold keys rotate` may have added one to the key
+// file while this process runs.
+type keyring struct {
+	ring   atomic.Pointer[seal.Ring]
+	reload func() (*seal.Ring, error)
+}
+
+func newKeyring(r *seal.Ring, reload func() (*seal.Ring, error)) *keyring {
+	k := &keyring{reload: reload}
+	k.ring.Store(r)
+	return k
+}
+
+func (k *keyring) seal(plaintext []byte, ad string) (string, error) {
+	return k.ring.Load().Seal(plaintext, []byte(ad))
+}
+
+func (k *keyring) open(sealed, ad string) ([]byte, error) {
+	p, err := k.ring.Load().Open(sealed, []byte(ad))
+	if errors.Is(err, seal.ErrUnknownKey) && k.reload != nil {
+		r, rerr := k.reload()
+		if rerr != nil {
+			return nil, fmt.Errorf("reload keys: %w", rerr)
+		}
+		k.ring.Store(r)
+		p, err = r.Open(sealed, []byte(ad))
+	}
+	return p, err
+}
+
+// adFor is the associated data a sealed value of this kind and id is bound to.
+func adFor(kind, id string) (string, error) {
+	switch kind {
+	case "totp", "totp_pending":
+		return "totp:" + id, nil
+	case "setting":
+		return "setting:" + id, nil
+	}
+	return "", fmt.Errorf("unknown sealed kind %q", kind)
+}
+
+// RotateKeys re-seals every value not sealed under the primary key with the
+// primary key. Values stay readable throughout: each is replaced by one
+// compare-and-set. It returns how many values it re-sealed and how many are
+// still under older keys (0 when done).
+func (s *Service) RotateKeys(ctx context.Context) (resealed, remaining int, err error) {
+	primary := s.keys.ring.Load().Primary().ID()
+	for pass := 0; pass < 3; pass++ {
+		vals, err := s.store.SealedValues(ctx)
+		if err != nil {
+			return resealed, 0, fmt.Errorf("rotate keys: %w", err)
+		}
+		remaining = 0
+		for _, v := range vals {
+			id, err := seal.KeyID(v.Value)
+			if err != nil {
+				return resealed, 0, fmt.Errorf("rotate keys: %s %s: %w", v.Kind, v.ID, err)
+			}
+			if id == primary {
+				continue
+			}
+			ad, err := adFor(v.Kind, v.ID)
+			if err != nil {
+				return resealed, 0, err
+			}
+			plain, err := s.keys.open(v.Value, ad)
+			if err != nil {
+				return resealed, 0, fmt.Errorf("rotate keys: open %s %s: %w", v.Kind, v.ID, err)
+			}
+			next, err := s.keys.seal(plain, ad)
+			clear(plain)
+			if err != nil {
+				return resealed, 0, fmt.Errorf("rotate keys: seal: %w", err)
+			}
+			ok, err := s.store.ReplaceSealed(ctx, v.Kind, v.ID, v.Value, next)
+			if err != nil {
+				return resealed, 0, fmt.Errorf("rotate keys: %w", err)
+			}
+			if ok {
+				resealed++
+			} else {
+				remaining++ // changed meanwhile; the next pass looks again
+			}
+		}
+		if remaining == 0 {
+			return resealed, 0, nil
+		}
+	}
+	return resealed, remaining, nil
+}

@@ -1,0 +1,86 @@
+package config_test
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/config"
+	"github.com/twofold-auth/twofold/internal/ratelimit"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	c, err := config.Parse("serve", nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatalf("defaults do not parse: %v", err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"addr", c.Addr, "localhost:8080"},
+		{"data dir", c.DataDir, "./data"},
+		{"database", c.Database, "sqlite"},
+		{"sqlite path", c.SQLitePath, "data/twofold.db"},
+		{"origin", c.Origin(), "http://localhost:8080"},
+		{"secure", c.Secure(), false},
+		{"issuer", c.Issuer, "twofold"},
+		{"keys", len(c.EncryptionKeys), 0},
+		{"admin token", c.AdminToken, ""},
+		{"registration closed", c.RegistrationClosed, false},
+		{"skew", c.TOTPSkew, 1},
+		{"threshold", c.LockoutThreshold, 5},
+		{"lockout", c.LockoutDuration, 15 * time.Minute},
+		{"verify rate", c.VerifyRateLimit, ratelimit.Rate{N: 5, Per: time.Minute}},
+		{"auth rate", c.AuthRateLimit, ratelimit.Rate{N: 100, Per: time.Hour}},
+		{"device ttl", c.TrustedDeviceTTL, 720 * time.Hour},
+		{"sms", c.SMSProvider, "outbox"},
+		{"smtp from", c.SMTPFrom, "<twofold@localhost>"},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s: got %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+}
+
+func TestFlagWinsOverEnv(t *testing.T) {
+	c, err := config.Parse("serve", []string{"--lockout-threshold", "3", "--public-url", "https://auth.example.com"},
+		env(map[string]string{"TWOFOLD_LOCKOUT_THRESHOLD": "zero", "TWOFOLD_PUBLIC_URL": "http://x", "TWOFOLD_TOTP_SKEW": "2"}), io.Discard)
+	if err != nil {
+		t.Fatalf("got %v, want the flag to override the bad env value", err)
+	}
+	if c.LockoutThreshold != 3 || c.Origin() != "https://auth.example.com" || !c.Secure() || c.TOTPSkew != 2 {
+		t.Errorf("got threshold %d origin %s secure %v skew %d", c.LockoutThreshold, c.Origin(), c.Secure(), c.TOTPSkew)
+	}
+}
+
+func TestValues(t *testing.T) {
+	good := map[string]string{
+		"TWOFOLD_TRUSTED_DEVICE_TTL": "0",
+		"TWOFOLD_VERIFY_RATE_LIMIT":  "0",
+		"TWOFOLD_DATABASE_URL":       "postgres://localhost/test",
+		"TWOFOLD_ENCRYPTION_KEY":     "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=,HyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4=",
+		"TWOFOLD_REGISTRATION":       "closed",
+		"TWOFOLD_SMTP_URL":           "smtps://u:p@mail.example.com:465",
+	}
+	c, err := config.Parse("serve", nil, env(good), io.Discard)
+	if err != nil {
+		t.Fatalf("valid values refused: %v", err)
+	}
+	if c.TrustedDeviceTTL != 0 || !c.VerifyRateLimit.Off() || c.Database != "postgres" || len(c.EncryptionKeys) != 2 || !c.RegistrationClosed {
+		t.Errorf("values not applied: %+v", c)
+	}
+	var ce *config.Error
+	_, err = config.Parse("serve", nil, env(map[string]string{"TWOFOLD_ENCRYPTION_KEY": "c2VjcmV0LWtleS12YWx1ZQ=="}), io.Discard)
+	if !errors.As(err, &ce) || ce.Env != "TWOFOLD_ENCRYPTION_KEY" {
+		t.Fatalf("got %v, want a config.Error naming TWOFOLD_ENCRYPTION_KEY", err)
+	}
+	if strings.Contains(err.Error(), "c2VjcmV0") {
+		t.Errorf("the error repeats the key material")
+	}
+}
