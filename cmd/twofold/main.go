@@ -42,6 +42,8 @@ const usage = `twofold is a self-hosted two-factor authentication server.
 Usage:
   twofold serve [flags]     run the server (flags: twofold serve --help)
   twofold migrate [flags]   apply database migrations and exit
+  twofold keys generate     print a new encryption key
+  twofold keys rotate       re-seal every secret under a new key
 
 Every flag is also an environment variable: --lockout-threshold is TWOFOLD_LOCKOUT_THRESHOLD.
 `
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, rest, getenv, stdout, stderr)
+	case "keys":
+		return keys(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -289,7 +289,7 @@ func parseDatabaseURL(c *Config, v string) error {
 		}
 		c.Database = "postgres"
 	default:
-		return errors.New("must be sqlite:PATH or postgres://...")
+		return errors.New("must be sqlite:PATH or a postgres:// URL")
 	}
 	c.DatabaseURL = v
 	return nil
