@@ -130,9 +130,13 @@ func TestServeKeepsDataAcrossRestart(t *testing.T) {
 			t.Errorf("data dir lacks %s: %v", f, err)
 		}
 	}
-	st, err := os.Stat(filepath.Join(dir, "encryption.key"))
-	if err == nil && st.Mode().Perm() != 0o600 {
-		t.Errorf("encryption.key mode got %v, want 0600", st.Mode().Perm())
+	for _, f := range []string{"encryption.key", "twofold.db", "twofold.db-wal"} {
+		st, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+		} else if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: got mode %v, want 0600", f, st.Mode().Perm())
+		}
 	}
 	if !strings.Contains(a.Logs.String(), "generated a new encryption key") {
 		t.Errorf("first start did not log the key generation")

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"sort"
 	"strconv"
@@ -48,6 +49,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 // OpenNoMigrate opens the database without applying migrations.
 func OpenNoMigrate(path string) (*DB, error) {
+	// Create the file owner-only; SQLite gives -wal and -shm the same mode.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	}
 	q := url.Values{}
 	for _, p := range []string{
 		"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(FULL)",
