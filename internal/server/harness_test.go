@@ -58,7 +58,7 @@ var cheapParams = password.Params{Time: 1, MemoryKiB: 1024, Threads: 1, KeyLen: 
 
 // env is one twofold server over real HTTP with an injected clock.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	URL    string
 	Clock  *clock
 	DB     *sqlite.DB
@@ -76,7 +76,7 @@ type options struct {
 	dbPath string
 }
 
-func newEnv(t *testing.T, mods ...func(*options)) *env {
+func newEnv(t testing.TB, mods ...func(*options)) *env {
 	t.Helper()
 	o := &options{dbPath: filepath.Join(t.TempDir(), "twofold.db")}
 	for _, m := range mods {
@@ -209,7 +209,7 @@ func (r *response) errCode() string {
 }
 
 // want fails the test unless the response has status (and, for errors, code).
-func (r *response) want(t *testing.T, status int, code string) *response {
+func (r *response) want(t testing.TB, status int, code string) *response {
 	t.Helper()
 	if r.Status != status || (code != "" && r.errCode() != code) {
 		t.Fatalf("got %d %s, want %d %s; body: %s", r.Status, r.errCode(), status, code, r.Raw)
