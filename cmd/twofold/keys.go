@@ -54,6 +54,11 @@ func rotateKeys(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	defer db.Close()
 	if len(cfg.EncryptionKeys) == 0 {
+		unlock, err := lockKeyFile(cfg.KeyFile())
+		if err != nil {
+			return err
+		}
+		defer unlock()
 		// Key file: put a new key first; the old ones stay readable.
 		old, _, err := seal.LoadOrCreateKeyFile(cfg.KeyFile(), rand.Reader)
 		if err != nil {

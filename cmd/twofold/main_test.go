@@ -274,3 +274,17 @@ func keyLines(b []byte) []string {
 	}
 	return out
 }
+
+func TestKeysRotateRefusesAConcurrentRotation(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := lockKeyFile(filepath.Join(dir, "encryption.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	stderr := &syncBuffer{}
+	err = run(context.Background(), []string{"keys", "rotate", "--data-dir", dir}, func(string) string { return "" }, &syncBuffer{}, stderr)
+	if err == nil || !strings.Contains(err.Error(), "another key rotation") {
+		t.Fatalf("got %v, want a refusal while another rotation holds the lock", err)
+	}
+}

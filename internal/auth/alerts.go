@@ -15,6 +15,7 @@ func (s *Service) alert(ctx context.Context, u User, c Client, subject, what str
 	if s.notifier == nil {
 		return
 	}
+	ctx = context.WithoutCancel(ctx) // a client hanging up must not suppress an alert
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s on your %s account (%s).\n\n", what, s.issuer, u.Email)
 	fmt.Fprintf(&b, "When: %s\n", s.now().UTC().Format("2006-01-02 15:04:05 UTC"))

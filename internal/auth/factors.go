@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,7 +37,11 @@ type TOTPSetup struct {
 // SetupTOTP starts adding an authenticator app: a new 160-bit secret, kept
 // sealed and pending until ConfirmTOTP; it replaces any pending setup.
 // Codes: invalid_request.
-func (s *Service) SetupTOTP(ctx context.Context, u User, name string) (TOTPSetup, error) {
+func (s *Service) SetupTOTP(ctx context.Context, sess Session, u User, name string) (TOTPSetup, error) {
+	// A stolen session must not bind its own authenticator to the account.
+	if err := s.requireRecent(sess); err != nil {
+		return TOTPSetup{}, err
+	}
 	name, err := methodName(name, "Authenticator app")
 	if err != nil {
 		return TOTPSetup{}, err
@@ -138,13 +143,18 @@ func (s *Service) checkSecondFactor(ctx context.Context, c Client, u User, metho
 		check = s.checkTOTP
 	case MethodBackupCode:
 		check = s.checkBackupCode
-	case MethodSMS:
-		check = func(context.Context, Client, User, string) (bool, error) { return false, nil }
 	default:
-		return Errorf(CodeInvalidRequest, "method must be one of totp, backup_code, sms")
+		return Errorf(CodeInvalidRequest, "method must be one of totp, backup_code, sms (webauthn has its own endpoints)")
 	}
 	if strings.TrimSpace(code) == "" || len(code) > 64 {
 		return Errorf(CodeInvalidRequest, "code is required")
+	}
+	methods, err := s.secondFactors(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(methods, method) {
+		return Errorf(CodeInvalidRequest, "%s is not a second factor of this account", method)
 	}
 	return s.attempt(ctx, c, u, method, purpose, func() (bool, error) { return check(ctx, c, u, code) })
 }
@@ -161,16 +171,21 @@ func (s *Service) attempt(ctx context.Context, c Client, u User, method, purpose
 	if err := s.limit(s.verifyLimit, "ip:"+c.IP); err != nil {
 		return err
 	}
-	n, err := s.claimAttempt(ctx, u.ID)
+	n, until, err := s.claimAttempt(ctx, u.ID)
 	if err != nil {
 		return err
 	}
+	// The attempt is counted: finish it (events, alert, reset) even if the
+	// client hangs up now.
+	ctx = context.WithoutCancel(ctx)
 	ok, err := check()
 	if err != nil {
 		return s.internal(ctx, "check "+method, err)
 	}
 	if ok {
-		if err := s.store.ResetAttempts(ctx, u.ID); err != nil {
+		// Reset only what this attempt claimed: failures others claimed since
+		// (an attacker racing a real login) still count.
+		if err := s.store.ResetAttempts(ctx, u.ID, n, until); err != nil {
 			return s.internal(ctx, "reset attempts", err)
 		}
 		s.record(ctx, c, Event2FASucceeded, u.ID, map[string]any{"method": method, "purpose": purpose})
@@ -187,18 +202,19 @@ func (s *Service) attempt(ctx context.Context, c Client, u User, method, purpose
 }
 
 // claimAttempt counts one attempt for userID by compare-and-set and returns
-// the new count of consecutive failures (this attempt included). When the
+// the new count of consecutive failures (this attempt included) and the
+// lockout end it set (zero below the threshold). When the
 // count reaches the threshold the lockout starts now; a success lifts it.
 // Codes: locked.
-func (s *Service) claimAttempt(ctx context.Context, userID string) (int, error) {
+func (s *Service) claimAttempt(ctx context.Context, userID string) (int, time.Time, error) {
 	for range 100 {
 		u, err := s.store.UserByID(ctx, userID)
 		if err != nil {
-			return 0, s.internal(ctx, "read attempts", err)
+			return 0, time.Time{}, s.internal(ctx, "read attempts", err)
 		}
 		now := s.now()
 		if u.LockedUntil.After(now) {
-			return 0, s.lockedError(u.LockedUntil, now)
+			return 0, time.Time{}, s.lockedError(u.LockedUntil, now)
 		}
 		n := u.FailedAttempts + 1
 		var until time.Time
@@ -207,13 +223,13 @@ func (s *Service) claimAttempt(ctx context.Context, userID string) (int, error) 
 		}
 		won, err := s.store.ClaimAttempt(ctx, userID, u.FailedAttempts, u.LockedUntil, n, until)
 		if err != nil {
-			return 0, s.internal(ctx, "claim attempt", err)
+			return 0, time.Time{}, s.internal(ctx, "claim attempt", err)
 		}
 		if won {
-			return n, nil
+			return n, until, nil
 		}
 	}
-	return 0, Errorf(CodeRateLimited, "too many attempts at once: wait and try again")
+	return 0, time.Time{}, Errorf(CodeRateLimited, "too many attempts at once: wait and try again")
 }
 
 // lockoutFor is the lockout that the n-th consecutive failure starts: the
@@ -357,15 +373,16 @@ func (s *Service) Reauthenticate(ctx context.Context, c Client, sess Session, u 
 	if err := s.limit(s.authLimit, "ip:"+c.IP); err != nil {
 		return "", err
 	}
-	if err := s.blocked(s.loginLimit, "email:"+u.Email); err != nil {
+	if err := s.limit(s.loginLimit, "email:"+u.Email); err != nil {
 		return "", err
 	}
 	ok, _, err := s.hasher.Verify(ctx, password, u.PasswordHash)
 	if err != nil {
 		return "", s.internal(ctx, "verify password", err)
 	}
-	if !ok {
-		s.loginLimit.Allow("email:"+u.Email, s.now())
+	if ok {
+		s.loginLimit.Refund("email:" + u.Email)
+	} else {
 		s.record(ctx, c, EventLoginFailed, u.ID, map[string]any{"reason": "wrong_password", "purpose": "reauthenticate"})
 		return "", errInvalidCredentials
 	}

@@ -41,9 +41,11 @@ const (
 )
 
 // loginAccountRate bounds wrong passwords per email address (known or not,
-// so the answer says nothing about whether the account exists). Only failures
-// take a token; while none is left every attempt, right or wrong, is refused,
-// so the limit is not an oracle.
+// so the answer says nothing about whether the account exists). Every attempt
+// takes a token before the password is hashed, so parallel guesses cannot
+// slip past; a correct password gives its token back, so only failures count.
+// While none is left every attempt, right or wrong, is refused: the limit is
+// not an oracle.
 var loginAccountRate = ratelimit.Rate{N: 10, Per: 15 * time.Minute}
 
 // PasswordHasher hashes and checks passwords (package password provides one).
@@ -244,7 +246,7 @@ func (s *Service) Login(ctx context.Context, c Client, email, password string) (
 		s.record(ctx, c, EventLoginFailed, "", map[string]any{"reason": "malformed"})
 		return LoginResult{}, errInvalidCredentials
 	}
-	if err := s.blocked(s.loginLimit, "email:"+norm); err != nil {
+	if err := s.limit(s.loginLimit, "email:"+norm); err != nil {
 		return LoginResult{}, err
 	}
 	u, err := s.store.UserByEmail(ctx, norm)
@@ -252,7 +254,6 @@ func (s *Service) Login(ctx context.Context, c Client, email, password string) (
 		if err := s.hasher.CompareDummy(ctx, password); err != nil {
 			return LoginResult{}, s.internal(ctx, "compare dummy hash", err)
 		}
-		s.loginLimit.Allow("email:"+norm, s.now())
 		s.record(ctx, c, EventLoginFailed, "", map[string]any{"reason": "unknown_email"})
 		return LoginResult{}, errInvalidCredentials
 	}
@@ -264,10 +265,10 @@ func (s *Service) Login(ctx context.Context, c Client, email, password string) (
 		return LoginResult{}, s.internal(ctx, "verify password", err)
 	}
 	if !ok {
-		s.loginLimit.Allow("email:"+norm, s.now())
 		s.record(ctx, c, EventLoginFailed, u.ID, map[string]any{"reason": "wrong_password"})
 		return LoginResult{}, errInvalidCredentials
 	}
+	s.loginLimit.Refund("email:" + norm)
 	if rehash {
 		s.rehash(ctx, u.ID, password)
 	}
@@ -485,6 +486,7 @@ func (s *Service) newID(now time.Time) string {
 
 // record appends an event; a failure is logged, never shown to the client.
 func (s *Service) record(ctx context.Context, c Client, typ, userID string, detail map[string]any) {
+	ctx = context.WithoutCancel(ctx) // a client hanging up must not erase the trail
 	now := s.now()
 	e := Event{ID: s.newID(now), Time: now, Type: typ, UserID: userID, IP: c.IP, UserAgent: truncate(c.UserAgent, 512), Detail: detail}
 	if e.Detail == nil {
@@ -505,14 +507,6 @@ func (s *Service) limit(l *ratelimit.Limiter, key string) error {
 		return nil
 	}
 	return &Error{Code: CodeRateLimited, Message: "too many attempts: wait and try again", RetryAfter: wait}
-}
-
-// blocked returns rate_limited while key has no token left in l, taking none.
-func (s *Service) blocked(l *ratelimit.Limiter, key string) error {
-	if b, wait := l.Blocked(key, s.now()); b {
-		return &Error{Code: CodeRateLimited, Message: "too many attempts: wait and try again", RetryAfter: wait}
-	}
-	return nil
 }
 
 // internal logs err with what was being done and returns the opaque internal

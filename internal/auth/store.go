@@ -99,8 +99,11 @@ type Factors interface {
 	// they are still prev and prevLockedUntil: a compare-and-set, so concurrent
 	// attempts on any instance each claim their own count. false when it lost.
 	ClaimAttempt(ctx context.Context, userID string, prev int, prevLockedUntil time.Time, next int, lockedUntil time.Time) (bool, error)
-	// ResetAttempts clears a user's failure count and lockout.
-	ResetAttempts(ctx context.Context, userID string) error
+	// ResetAttempts clears a user's failure count and lockout, but only while
+	// they are still the count and lockout end that the succeeding attempt
+	// claimed (ClaimAttempt's next and lockedUntil): if others claimed
+	// attempts since, their failures stand.
+	ResetAttempts(ctx context.Context, userID string, claimed int, claimedLockedUntil time.Time) error
 
 	// PutPendingTOTP stores p, replacing the user's previous pending setup.
 	PutPendingTOTP(ctx context.Context, p PendingTOTP) error

@@ -144,6 +144,21 @@ func (l *Limiter) Blocked(key string, now time.Time) (blocked bool, retryAfter t
 	return false, 0
 }
 
+// Refund gives back one token that Allow took for key, for an attempt that
+// turned out not to count (a correct password: only failures are limited).
+func (l *Limiter) Refund(key string) {
+	if l.shards == nil {
+		return
+	}
+	key = compactKey(key)
+	s := l.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.m[key]; e != nil {
+		e.tat -= l.interval
+	}
+}
+
 // Len reports how many keys l is tracking.
 func (l *Limiter) Len() int {
 	n := 0

@@ -242,3 +242,21 @@ func BenchmarkAllowParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestRefundGivesATokenBack(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	l := ratelimit.New(ratelimit.Rate{N: 2, Per: time.Minute}, 100)
+	l.Allow("k", t0)
+	l.Allow("k", t0)
+	if ok, _ := l.Allow("k", t0); ok {
+		t.Fatal("third attempt allowed, want refused")
+	}
+	l.Refund("k")
+	if ok, _ := l.Allow("k", t0); !ok {
+		t.Errorf("refused after a refund, want allowed")
+	}
+	if ok, _ := l.Allow("k", t0); ok {
+		t.Errorf("a refund gave back more than one token")
+	}
+	l.Refund("unknown") // no effect, no panic
+}

@@ -15,7 +15,7 @@ func handleTOTPSetup(a *auth.Service) authedHandler {
 			writeError(w, err)
 			return
 		}
-		setup, err := a.SetupTOTP(r.Context(), u, in.Name)
+		setup, err := a.SetupTOTP(r.Context(), s, u, in.Name)
 		if err != nil {
 			writeError(w, err)
 			return

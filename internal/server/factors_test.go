@@ -237,6 +237,12 @@ func TestTOTPSetup(t *testing.T) {
 		p.do("GET", "/api/me", nil).want(t, 401, "unauthenticated")
 	})
 
+	t.Run("StaleSessionCannotAddAnAuthenticator", func(t *testing.T) {
+		e.Clock.Advance(11 * time.Minute)
+		c.do("GET", "/api/me", nil).want(t, 200, "")
+		c.do("POST", "/api/2fa/setup", nil).want(t, 403, "reauthentication_required")
+	})
+
 	t.Run("IssuerWithSpaceIsPercentEncoded", func(t *testing.T) {
 		e2 := newEnv(t, func(o *options) { o.auth.Issuer = "Acme Corp" })
 		r := e2.register("ab+c@example.com", pw).do("POST", "/api/2fa/setup", nil).want(t, 200, "")
@@ -359,6 +365,7 @@ func TestSecondFactorLogin(t *testing.T) {
 	t.Run("BadInput", func(t *testing.T) {
 		p := e.pendingLogin("bob@example.com")
 		p.verify("email", "123456").want(t, 400, "invalid_request")
+		p.verify("sms", "123456").want(t, 400, "invalid_request") // not enrolled: not an attempt
 		p.verify("totp", "").want(t, 400, "invalid_request")
 		p.do("POST", "/api/2fa/verify", `{"method":"totp","code":123456}`).want(t, 400, "invalid_request")
 	})
@@ -484,6 +491,34 @@ func TestRateLimits(t *testing.T) {
 		r := e.client().do("POST", "/api/login", map[string]string{"email": "ar@example.com", "password": pw}).want(t, 429, "rate_limited")
 		if r.Header.Get("Retry-After") == "" {
 			t.Errorf("no Retry-After")
+		}
+	})
+	t.Run("ParallelPasswordGuessesStayWithinTheAccountLimit", func(t *testing.T) {
+		e := newEnv(t)
+		e.register("par@example.com", pw)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		got := map[string]int{}
+		for range 30 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := e.client().do("POST", "/api/login", map[string]string{"email": "par@example.com", "password": "wrong password"})
+				mu.Lock()
+				got[r.errCode()]++
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if got["invalid_credentials"] != 10 || got["rate_limited"] != 20 {
+			t.Errorf("got %v, want 10 invalid_credentials and 20 rate_limited", got)
+		}
+	})
+	t.Run("RightPasswordsDoNotUseTheAccountLimit", func(t *testing.T) {
+		e := newEnv(t)
+		e.register("many@example.com", pw)
+		for range 25 {
+			e.client().do("POST", "/api/login", map[string]string{"email": "many@example.com", "password": pw}).want(t, 200, "")
 		}
 	})
 	t.Run("PasswordGuessesPerAccountLookAlikeForUnknownEmail", func(t *testing.T) {

@@ -18,9 +18,10 @@ func (db *DB) ClaimAttempt(ctx context.Context, userID string, prev int, prevLoc
 }
 
 // ResetAttempts implements auth.Factors.
-func (db *DB) ResetAttempts(ctx context.Context, userID string) error {
+func (db *DB) ResetAttempts(ctx context.Context, userID string, claimed int, claimedLockedUntil time.Time) error {
 	_, err := db.write.ExecContext(ctx,
-		"UPDATE users SET failed_attempts = 0, locked_until = 0 WHERE id = ? AND (failed_attempts <> 0 OR locked_until <> 0)", userID)
+		"UPDATE users SET failed_attempts = 0, locked_until = 0 WHERE id = ? AND failed_attempts = ? AND locked_until = ?",
+		userID, claimed, micros(claimedLockedUntil))
 	if err != nil {
 		return fmt.Errorf("reset attempts: %w", classify(err))
 	}
