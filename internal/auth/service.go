@@ -416,7 +416,7 @@ func (s *Service) newSession(ctx context.Context, c Client, userID string, state
 	sess := Session{
 		ID: s.newID(now), TokenHash: hash, UserID: userID, State: state,
 		CreatedAt: now, LastSeenAt: now, AuthAt: now,
-		IP: c.IP, UserAgent: truncate(c.UserAgent, 512),
+		IP: truncate(c.IP, 64), UserAgent: truncate(c.UserAgent, 512),
 	}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return "", s.internal(ctx, "create session", err)
@@ -488,7 +488,7 @@ func (s *Service) newID(now time.Time) string {
 func (s *Service) record(ctx context.Context, c Client, typ, userID string, detail map[string]any) {
 	ctx = context.WithoutCancel(ctx) // a client hanging up must not erase the trail
 	now := s.now()
-	e := Event{ID: s.newID(now), Time: now, Type: typ, UserID: userID, IP: c.IP, UserAgent: truncate(c.UserAgent, 512), Detail: detail}
+	e := Event{ID: s.newID(now), Time: now, Type: typ, UserID: userID, IP: truncate(c.IP, 64), UserAgent: truncate(c.UserAgent, 512), Detail: detail}
 	if e.Detail == nil {
 		e.Detail = map[string]any{}
 	}
@@ -552,7 +552,10 @@ func checkPassword(p string) error {
 	return nil
 }
 
+// truncate cuts s to at most n bytes of valid UTF-8 without NUL bytes
+// (PostgreSQL text refuses both; the audit trail must not).
 func truncate(s string, n int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 	if len(s) <= n {
 		return s
 	}

@@ -279,8 +279,8 @@ func parseDatabaseURL(c *Config, v string) error {
 		return nil
 	case strings.HasPrefix(v, "sqlite:"):
 		p := strings.TrimPrefix(strings.TrimPrefix(v, "sqlite:"), "//")
-		if p == "" {
-			return errors.New("sqlite: needs a file path, e.g. sqlite:/var/lib/twofold/twofold.db")
+		if p == "" || strings.ContainsAny(p, "?#") {
+			return errors.New("sqlite: needs a file path without '?' or '#', e.g. sqlite:/var/lib/twofold/twofold.db")
 		}
 		c.Database, c.SQLitePath = "sqlite", p
 	case strings.HasPrefix(v, "postgres://"), strings.HasPrefix(v, "postgresql://"):

@@ -1,0 +1,215 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/auth"
+)
+
+var _ auth.Store = (*DB)(nil)
+
+const userCols = "id, email, password_hash, created_at, failed_attempts, locked_until"
+
+func scanUser(row interface{ Scan(...any) error }) (auth.User, error) {
+	var u auth.User
+	var created, locked int64
+	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &created, &u.FailedAttempts, &locked); err != nil {
+		return auth.User{}, classify(err)
+	}
+	u.CreatedAt, u.LockedUntil = fromMicros(created), fromMicros(locked)
+	return u, nil
+}
+
+// CreateUser implements auth.Users.
+func (db *DB) CreateUser(ctx context.Context, u auth.User) error {
+	_, err := db.pool.Exec(ctx, "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+		u.ID, u.Email, u.PasswordHash, micros(u.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("create user: %w", classify(err))
+	}
+	return nil
+}
+
+// UserByEmail implements auth.Users.
+func (db *DB) UserByEmail(ctx context.Context, email string) (auth.User, error) {
+	u, err := scanUser(db.pool.QueryRow(ctx, "SELECT "+userCols+" FROM users WHERE email = $1", email))
+	if err != nil {
+		return auth.User{}, fmt.Errorf("user by email: %w", err)
+	}
+	return u, nil
+}
+
+// UserByID implements auth.Users.
+func (db *DB) UserByID(ctx context.Context, id string) (auth.User, error) {
+	u, err := scanUser(db.pool.QueryRow(ctx, "SELECT "+userCols+" FROM users WHERE id = $1", id))
+	if err != nil {
+		return auth.User{}, fmt.Errorf("user by id: %w", err)
+	}
+	return u, nil
+}
+
+// SetPasswordHash implements auth.Users.
+func (db *DB) SetPasswordHash(ctx context.Context, userID, hash string) error {
+	return db.execOne(ctx, "set password hash", "UPDATE users SET password_hash = $1 WHERE id = $2", hash, userID)
+}
+
+const sessionCols = "id, token_hash, user_id, state, created_at, last_seen_at, auth_at, ip, user_agent"
+
+// CreateSession implements auth.Sessions.
+func (db *DB) CreateSession(ctx context.Context, s auth.Session) error {
+	_, err := db.pool.Exec(ctx, "INSERT INTO sessions ("+sessionCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+		s.ID, s.TokenHash, s.UserID, string(s.State), micros(s.CreatedAt), micros(s.LastSeenAt), micros(s.AuthAt), text(s.IP), text(s.UserAgent))
+	if err != nil {
+		return fmt.Errorf("create session: %w", classify(err))
+	}
+	return nil
+}
+
+// SessionByTokenHash implements auth.Sessions.
+func (db *DB) SessionByTokenHash(ctx context.Context, tokenHash string) (auth.Session, error) {
+	var s auth.Session
+	var state string
+	var created, seen, authAt int64
+	err := db.pool.QueryRow(ctx, "SELECT "+sessionCols+" FROM sessions WHERE token_hash = $1", tokenHash).
+		Scan(&s.ID, &s.TokenHash, &s.UserID, &state, &created, &seen, &authAt, &s.IP, &s.UserAgent)
+	if err != nil {
+		return auth.Session{}, fmt.Errorf("session by token: %w", classify(err))
+	}
+	s.State = auth.SessionState(state)
+	s.CreatedAt, s.LastSeenAt, s.AuthAt = fromMicros(created), fromMicros(seen), fromMicros(authAt)
+	return s, nil
+}
+
+// RotateSession implements auth.Sessions.
+func (db *DB) RotateSession(ctx context.Context, oldHash string, next auth.Session) error {
+	return db.execOne(ctx, "rotate session",
+		"UPDATE sessions SET token_hash = $1, state = $2, auth_at = $3, last_seen_at = $4 WHERE id = $5 AND token_hash = $6",
+		next.TokenHash, string(next.State), micros(next.AuthAt), micros(next.LastSeenAt), next.ID, oldHash)
+}
+
+// TouchSession implements auth.Sessions.
+func (db *DB) TouchSession(ctx context.Context, id string, at time.Time) error {
+	_, err := db.pool.Exec(ctx, "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1", micros(at), id)
+	if err != nil {
+		return fmt.Errorf("touch session: %w", classify(err))
+	}
+	return nil
+}
+
+// DeleteSession implements auth.Sessions.
+func (db *DB) DeleteSession(ctx context.Context, id string) error {
+	if _, err := db.pool.Exec(ctx, "DELETE FROM sessions WHERE id = $1", id); err != nil {
+		return fmt.Errorf("delete session: %w", classify(err))
+	}
+	return nil
+}
+
+// DeleteUserSessions implements auth.Sessions.
+func (db *DB) DeleteUserSessions(ctx context.Context, userID, exceptID string) error {
+	if _, err := db.pool.Exec(ctx, "DELETE FROM sessions WHERE user_id = $1 AND id <> $2", userID, exceptID); err != nil {
+		return fmt.Errorf("delete user sessions: %w", classify(err))
+	}
+	return nil
+}
+
+// DeleteExpiredSessions implements auth.Sessions.
+func (db *DB) DeleteExpiredSessions(ctx context.Context, idleBefore, createdBefore time.Time) (int64, error) {
+	tag, err := db.pool.Exec(ctx, "DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2", micros(idleBefore), micros(createdBefore))
+	if err != nil {
+		return 0, fmt.Errorf("delete expired sessions: %w", classify(err))
+	}
+	return tag.RowsAffected(), nil
+}
+
+// AddEvent implements auth.Events.
+func (db *DB) AddEvent(ctx context.Context, e auth.Event) error {
+	detail, err := json.Marshal(e.Detail)
+	if err != nil {
+		return fmt.Errorf("add event: encode detail: %w", err)
+	}
+	_, err = db.pool.Exec(ctx, "INSERT INTO events (id, time, type, user_id, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+		e.ID, micros(e.Time), e.Type, nullable(e.UserID), text(e.IP), text(e.UserAgent), string(detail))
+	if err != nil {
+		return fmt.Errorf("add event: %w", classify(err))
+	}
+	return nil
+}
+
+// Events implements auth.Events.
+func (db *DB) Events(ctx context.Context, f auth.EventFilter) ([]auth.Event, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.UserID != "" {
+		where = append(where, "user_id = "+arg(f.UserID))
+	}
+	if f.Type != "" {
+		where = append(where, "type = "+arg(f.Type))
+	}
+	q := "SELECT id, time, type, user_id, ip, user_agent, detail FROM events"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	// A negative limit means none, as in SQLite (PostgreSQL refuses it; LIMIT
+	// NULL is no limit).
+	var limit any = f.Limit
+	if f.Limit < 0 {
+		limit = nil
+	}
+	q += " ORDER BY id DESC LIMIT " + arg(limit)
+	rows, err := db.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", classify(err))
+	}
+	defer rows.Close()
+	evs := []auth.Event{}
+	for rows.Next() {
+		var e auth.Event
+		var t int64
+		var uid *string
+		var detail string
+		if err := rows.Scan(&e.ID, &t, &e.Type, &uid, &e.IP, &e.UserAgent, &detail); err != nil {
+			return nil, fmt.Errorf("list events: %w", classify(err))
+		}
+		e.Time = fromMicros(t)
+		if uid != nil {
+			e.UserID = *uid
+		}
+		if err := json.Unmarshal([]byte(detail), &e.Detail); err != nil || e.Detail == nil {
+			e.Detail = map[string]any{}
+		}
+		evs = append(evs, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list events: %w", classify(err))
+	}
+	return evs, nil
+}
+
+// execOne runs a write that must change exactly one row; auth.ErrNotFound when
+// it changed none.
+func (db *DB) execOne(ctx context.Context, doing, q string, args ...any) error {
+	tag, err := db.pool.Exec(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", doing, classify(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s: %w", doing, auth.ErrNotFound)
+	}
+	return nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
