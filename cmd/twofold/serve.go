@@ -19,6 +19,7 @@ import (
 	"github.com/twofold-auth/twofold/internal/config"
 	"github.com/twofold-auth/twofold/internal/notify"
 	"github.com/twofold-auth/twofold/internal/password"
+	"github.com/twofold-auth/twofold/internal/postgres"
 	"github.com/twofold-auth/twofold/internal/seal"
 	"github.com/twofold-auth/twofold/internal/server"
 	"github.com/twofold-auth/twofold/internal/sqlite"
@@ -40,13 +41,26 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
-// openStore opens the configured database, creating the data dir, and applies migrations.
-func openStore(ctx context.Context, cfg config.Config) (*sqlite.DB, error) {
-	if cfg.Database != "sqlite" {
-		return nil, usageError{"invalid setting TWOFOLD_DATABASE_URL (--database-url): postgres is not supported by this build yet"}
-	}
+// database is a store with the lifecycle the commands need.
+type database interface {
+	auth.Store
+	Version(ctx context.Context) (int, error)
+	Close() error
+}
+
+// openStore opens the configured database (creating the data dir for
+// SQLite) and applies pending migrations.
+func openStore(ctx context.Context, cfg config.Config) (database, error) {
+	// The data dir also holds a generated key and the outbox, whatever the database.
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	if cfg.Database == "postgres" {
+		db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+		if err != nil {
+			return nil, err
+		}
+		return db, nil
 	}
 	db, err := sqlite.Open(ctx, cfg.SQLitePath)
 	if err != nil {
@@ -68,6 +82,9 @@ func loadKeys(cfg config.Config, log *slog.Logger) (*seal.Ring, func() (*seal.Ri
 	}
 	if created {
 		log.Warn("generated a new encryption key; back it up, or set TWOFOLD_ENCRYPTION_KEY", "path", cfg.KeyFile())
+	}
+	if cfg.Database == "postgres" {
+		log.Warn("using the key file in the data dir with PostgreSQL: every instance must share one key, so set TWOFOLD_ENCRYPTION_KEY", "path", cfg.KeyFile())
 	}
 	reload := func() (*seal.Ring, error) {
 		keys, _, err := seal.LoadOrCreateKeyFile(cfg.KeyFile(), rand.Reader)
@@ -119,6 +136,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	metrics := server.NewMetrics(reg)
 	svc, err := newService(cfg, db, log, metrics.Event)
 	if err != nil {
+		return err
+	}
+	if err := svc.CheckKeys(ctx); err != nil {
 		return err
 	}
 	handler := server.New(server.Deps{

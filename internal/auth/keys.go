@@ -51,6 +51,21 @@ func adFor(kind, id string) (string, error) {
 	return "", fmt.Errorf("unknown sealed kind %q", kind)
 }
 
+// CheckKeys makes sure this process can open what the database holds sealed,
+// creating the server-wide backup-code key if it is the first to start. It
+// fails when the database was sealed under a key this process lacks: an
+// instance started with a different TWOFOLD_ENCRYPTION_KEY, or a lost key file.
+func (s *Service) CheckKeys(ctx context.Context) error {
+	if _, err := s.backupKey(ctx); err != nil {
+		if errors.Is(err, seal.ErrUnknownKey) || errors.Is(err, seal.ErrCorrupt) {
+			return fmt.Errorf("the database holds secrets sealed under an encryption key this process does not have: "+
+				"every instance must use the same TWOFOLD_ENCRYPTION_KEY (or key file): %w", err)
+		}
+		return fmt.Errorf("check encryption key: %w", err)
+	}
+	return nil
+}
+
 // RotateKeys re-seals every value not sealed under the primary key with the
 // primary key. Values stay readable throughout: each is replaced by one
 // compare-and-set. It returns how many values it re-sealed and how many are
