@@ -145,6 +145,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Auth: svc, Logger: log, Metrics: metrics, Gatherer: reg,
 		Origin: cfg.Origin(), Secure: cfg.Secure(),
 		AdminToken: cfg.AdminToken, TrustedDeviceTTL: cfg.TrustedDeviceTTL,
+		TrustedProxies: cfg.TrustedProxies,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -512,7 +512,9 @@ func (s *Service) limit(l *ratelimit.Limiter, key string) error {
 // internal logs err with what was being done and returns the opaque internal
 // error, or unavailable when the database cannot be reached.
 func (s *Service) internal(ctx context.Context, doing string, err error) error {
-	if errors.Is(err, ErrUnavailable) {
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		// The database does not answer, or the request ran out of time
+		// waiting for it or for a password-hashing slot.
 		s.log.WarnContext(ctx, doing, "err", err)
 		return Errorf(CodeUnavailable, "the service is temporarily unavailable")
 	}

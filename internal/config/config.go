@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -52,6 +53,8 @@ type Config struct {
 	WebhookSecret      string
 	LogLevel           slog.Level
 	DBMaxConns         int
+	// TrustedProxies are the load balancers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
 }
 
 // Error is a bad setting; its message names the setting.
@@ -212,6 +215,10 @@ var settings = []setting{
 	{"log-level", "TWOFOLD_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error {
 		return c.LogLevel.UnmarshalText([]byte(v))
 	}},
+	{"trusted-proxies", "TWOFOLD_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of load balancers whose X-Forwarded-For gives the client IP", func(c *Config, v string) (err error) {
+		c.TrustedProxies, err = parsePrefixes(v)
+		return err
+	}},
 	{"db-max-conns", "TWOFOLD_DB_MAX_CONNS", "10", "PostgreSQL connection pool size per instance", func(c *Config, v string) (err error) {
 		c.DBMaxConns, err = intIn(v, 1, 1000)
 		return err
@@ -293,6 +300,29 @@ func parseDatabaseURL(c *Config, v string) error {
 	}
 	c.DatabaseURL = v
 	return nil
+}
+
+// parsePrefixes reads "10.0.0.0/8, 192.0.2.1" into prefixes (a bare IP is
+// a one-address prefix).
+func parsePrefixes(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an IP address or CIDR prefix", f)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 func intIn(v string, lo, hi int) (int, error) {

@@ -84,3 +84,26 @@ func TestValues(t *testing.T) {
 		t.Errorf("the error repeats the key material")
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := config.Parse("serve", []string{"--trusted-proxies", " 10.0.0.0/8, 192.0.2.1 ,fd00::/8,10.1.2.3/8"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatalf("valid proxies refused: %v", err)
+	}
+	var got []string
+	for _, p := range c.TrustedProxies {
+		got = append(got, p.String())
+	}
+	want := "10.0.0.0/8 192.0.2.1/32 fd00::/8 10.0.0.0/8"
+	if strings.Join(got, " ") != want {
+		t.Errorf("got %v, want %s", got, want)
+	}
+	if c, _ := config.Parse("serve", nil, env(nil), io.Discard); len(c.TrustedProxies) != 0 {
+		t.Errorf("default trusts %v, want no proxy", c.TrustedProxies)
+	}
+	var ce *config.Error
+	_, err = config.Parse("serve", nil, env(map[string]string{"TWOFOLD_TRUSTED_PROXIES": "10.0.0.0/8,lb.internal"}), io.Discard)
+	if !errors.As(err, &ce) || ce.Env != "TWOFOLD_TRUSTED_PROXIES" || !strings.Contains(err.Error(), "lb.internal") {
+		t.Fatalf("got %v, want a config.Error naming TWOFOLD_TRUSTED_PROXIES and the bad entry", err)
+	}
+}

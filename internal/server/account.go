@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"net/http"
+	"time"
 
 	"github.com/twofold-auth/twofold/internal/auth"
 )
@@ -106,9 +108,15 @@ func handleHealthz() http.Handler {
 	})
 }
 
+// readyzTimeout bounds the database check of /readyz.
+const readyzTimeout = 2 * time.Second
+
 func handleReadyz(a *auth.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := a.Ready(r.Context()); err != nil {
+		// A load balancer's probe wants a quick answer, not a hung check.
+		ctx, cancel := context.WithTimeout(r.Context(), readyzTimeout)
+		defer cancel()
+		if err := a.Ready(ctx); err != nil {
 			writeError(w, auth.Errorf(auth.CodeUnavailable, "the database does not answer"))
 			return
 		}

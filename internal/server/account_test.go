@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -355,7 +356,7 @@ func TestOps(t *testing.T) {
 }
 
 func TestNoSecretsStored(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, onSQLite) // reads the database files
 	const secretPW = "Zebra-Quartz-Unique-Passw0rd"
 	c := e.register("secret@example.com", secretPW)
 	tok1 := c.cookie(server.SessionCookie)
@@ -394,4 +395,37 @@ func findCookie(t *testing.T, h http.Header, name string) *http.Cookie {
 	}
 	t.Fatalf("no Set-Cookie for %s", name)
 	return nil
+}
+
+func TestClientIPBehindTrustedProxy(t *testing.T) {
+	t.Run("TrustedProxy", func(t *testing.T) {
+		e := newEnv(t, func(o *options) {
+			o.deps.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+			o.auth.AuthRate = mustRate(t, "2/h")
+		})
+		c := e.client()
+		c.header.Set("X-Forwarded-For", "198.51.100.7")
+		c.do("POST", "/api/register", map[string]string{"email": "xff@example.com", "password": pw}).want(t, 201, "")
+		r := c.do("GET", "/api/events", nil).want(t, 200, "")
+		if ip := r.Body["events"].([]any)[0].(map[string]any)["ip"]; ip != "198.51.100.7" {
+			t.Errorf("event ip got %v, want the forwarded client 198.51.100.7", ip)
+		}
+		// Per-IP limits count the forwarded client, not the load balancer.
+		login := map[string]string{"email": "xff@example.com", "password": "wrong password"}
+		c.do("POST", "/api/login", login).want(t, 401, "invalid_credentials")
+		c.do("POST", "/api/login", login).want(t, 429, "rate_limited")
+		other := e.client()
+		other.header.Set("X-Forwarded-For", "198.51.100.8")
+		other.do("POST", "/api/login", login).want(t, 401, "invalid_credentials")
+	})
+	t.Run("HeaderIgnoredWithoutTrustedProxies", func(t *testing.T) {
+		e := newEnv(t)
+		c := e.client()
+		c.header.Set("X-Forwarded-For", "198.51.100.7")
+		c.do("POST", "/api/register", map[string]string{"email": "xff@example.com", "password": pw}).want(t, 201, "")
+		r := c.do("GET", "/api/events", nil).want(t, 200, "")
+		if ip := r.Body["events"].([]any)[0].(map[string]any)["ip"]; ip != "127.0.0.1" {
+			t.Errorf("event ip got %v, want the peer 127.0.0.1 (header must be ignored)", ip)
+		}
+	})
 }

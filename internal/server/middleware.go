@@ -5,8 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -124,7 +124,10 @@ func observe(next http.Handler, log *slog.Logger, m *Metrics) http.Handler {
 		}
 		m.observe(route, sw.status, d)
 		level := slog.LevelInfo
-		if sw.status >= 500 {
+		switch {
+		case sw.status == http.StatusBadGateway || sw.status == http.StatusServiceUnavailable:
+			level = slog.LevelWarn // a provider or the database is away, not a bug of ours
+		case sw.status >= 500:
 			level = slog.LevelError
 		}
 		log.LogAttrs(r.Context(), level, "request",
@@ -144,13 +147,79 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// clientIP is the address the request came from.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// requestDeadline bounds the work one request may do: a database that stops
+// answering (a dropped network, not a refused connection) or a long queue for
+// password hashing ends in 503 unavailable rather than a hung client. It is
+// below the HTTP server's write timeout, so the answer still reaches the client.
+const requestDeadline = 15 * time.Second
+
+// withDeadline gives each request's context a deadline of d.
+func withDeadline(next http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// clientIPKey is the context key of the client's IP address.
+type clientIPKey struct{}
+
+// resolveClientIP works out once which address a request came from. Behind
+// trusted proxies that is the rightmost X-Forwarded-For entry that is not a
+// trusted proxy itself: entries to its left were written by the client and
+// prove nothing. Without trusted proxies the header is ignored.
+func resolveClientIP(next http.Handler, trusted []netip.Prefix) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip := forwardedFor(r, trusted)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey{}, ip)))
+	})
+}
+
+// forwardedFor is the client address of r given the trusted proxies.
+func forwardedFor(r *http.Request, trusted []netip.Prefix) string {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
-	return host
+	addr := peer.Addr().Unmap()
+	if !isTrusted(addr, trusted) {
+		return addr.String()
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		parts := strings.Split(hops[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				// Garbage where an address should be: stop believing the
+				// chain and blame the last hop we could trust.
+				return addr.String()
+			}
+			addr = a.Unmap()
+			if !isTrusted(addr, trusted) {
+				return addr.String()
+			}
+		}
+	}
+	return addr.String()
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientIP is the address the request came from.
+func clientIP(r *http.Request) string {
+	if ip, ok := r.Context().Value(clientIPKey{}).(string); ok {
+		return ip
+	}
+	return forwardedFor(r, nil)
 }
 
 // client describes the requester to the service.

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -27,6 +28,10 @@ type Deps struct {
 	AdminToken string
 	// TrustedDeviceTTL is the lifetime of "remember this device" (0: off).
 	TrustedDeviceTTL time.Duration
+	// TrustedProxies are the load balancers whose X-Forwarded-For header
+	// names the client; requests from anywhere else are taken at their
+	// connection's address.
+	TrustedProxies []netip.Prefix
 }
 
 // New returns the handler for every route of twofold.
@@ -43,7 +48,11 @@ func New(d Deps) http.Handler {
 	h = crossOrigin(h, d.Origin)
 	h = securityHeaders(h, d.Secure)
 	h = recoverPanics(h, d.Logger)
+	// observe reads the route the mux matched from the request it passed
+	// on, so nothing between it and the mux may copy the request.
 	h = observe(h, d.Logger, d.Metrics)
+	h = withDeadline(h, requestDeadline)
+	h = resolveClientIP(h, d.TrustedProxies)
 	return h
 }
 
