@@ -3,15 +3,16 @@ package auth_test
 import (
 	"context"
 	"crypto/rand"
-	"path/filepath"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/auth"
 	"github.com/twofold-auth/twofold/internal/password"
+	"github.com/twofold-auth/twofold/internal/pgtest"
 	"github.com/twofold-auth/twofold/internal/seal"
-	"github.com/twofold-auth/twofold/internal/sqlite"
+	"github.com/twofold-auth/twofold/internal/testdb"
 )
 
 // countingHasher counts full password hash computations.
@@ -32,11 +33,7 @@ func (h *countingHasher) CompareDummy(ctx context.Context, pw string) error {
 
 func newService(t *testing.T, o auth.Options) (*auth.Service, *countingHasher) {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := testdb.Open(t, testdb.New(t))
 	h := &countingHasher{Hasher: password.New(password.Params{Time: 1, MemoryKiB: 1024, Threads: 1, KeyLen: 32, SaltLen: 16}, 0)}
 	k, _ := seal.NewKey(rand.Reader)
 	o.Hasher, o.Keys = h, seal.NewRing(k)
@@ -84,3 +81,5 @@ func TestRecentAuthenticationWindow(t *testing.T) {
 		t.Errorf("10 min 1 s old: got recent, want stale")
 	}
 }
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }

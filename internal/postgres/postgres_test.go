@@ -2,11 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -14,176 +10,18 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/twofold-auth/twofold/internal/auth"
+	"github.com/twofold-auth/twofold/internal/pgtest"
 	"github.com/twofold-auth/twofold/internal/postgres"
 	"github.com/twofold-auth/twofold/internal/storetest"
 )
 
-const defaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-
-// shared is what the tests of this binary share: one admin pool on the
-// server under test and a migrated database to copy stores from.
-var shared struct {
-	once  sync.Once
-	url   string
-	err   error
-	admin *pgxpool.Pool
-
-	templateOnce sync.Once
-	template     string
-	templateErr  error
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if shared.admin != nil {
-		if shared.template != "" {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			_, err := shared.admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{shared.template}.Sanitize()+" WITH (FORCE)")
-			cancel()
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "drop template database: %v\n", err)
-			}
-		}
-		shared.admin.Close()
-	}
-	os.Exit(code)
-}
-
-// baseURL returns the server to test against, skipping the test when it does
-// not answer within 3s (failing instead when CI=true).
-func baseURL(t *testing.T) string {
-	t.Helper()
-	shared.once.Do(func() {
-		shared.url = os.Getenv("TWOFOLD_TEST_POSTGRES_URL")
-		if shared.url == "" {
-			shared.url = defaultURL
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		cfg, err := pgxpool.ParseConfig(shared.url)
-		if err != nil {
-			shared.err = err
-			return
-		}
-		cfg.MaxConns = 2
-		pool, err := pgxpool.NewWithConfig(ctx, cfg)
-		if err == nil {
-			if err = pool.Ping(ctx); err != nil {
-				pool.Close()
-			}
-		}
-		if err != nil {
-			shared.err = err
-			return
-		}
-		shared.admin = pool
-	})
-	if shared.err != nil {
-		msg := "PostgreSQL not reachable at " + displayURL(shared.url) + ": set TWOFOLD_TEST_POSTGRES_URL (" + shared.err.Error() + ")"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return shared.url
-}
-
-// displayURL is u without its password.
-func displayURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil || p.User == nil {
-		if err != nil {
-			return "(unparsable URL)"
-		}
-		return u
-	}
-	p.User = url.User(p.User.Username())
-	return p.String()
-}
-
-// withDatabase returns base pointing at database name instead.
-func withDatabase(t *testing.T, base, name string) string {
-	t.Helper()
-	if strings.HasPrefix(base, "postgres://") || strings.HasPrefix(base, "postgresql://") {
-		p, err := url.Parse(base)
-		if err != nil {
-			t.Fatalf("parse %s: %v", displayURL(base), err)
-		}
-		p.Path = "/" + name
-		return p.String()
-	}
-	return base + " dbname=" + name // keyword/value form: the last setting wins
-}
-
-func admin(t *testing.T, sql string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := shared.admin.Exec(ctx, sql); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
-
-func randomName(prefix string) string {
-	var b [8]byte
-	rand.Read(b[:])
-	return prefix + hex.EncodeToString(b[:])
-}
-
-// emptyDatabase creates an empty database, dropped when the test ends, and
-// returns its URL.
-func emptyDatabase(t *testing.T) string {
-	return createDatabase(t, "")
-}
-
-// migratedDatabase creates a database with every migration applied, dropped
-// when the test ends, and returns its URL. It is a copy of a template
-// database migrated once, which is much faster than migrating each one.
-func migratedDatabase(t *testing.T) string {
-	t.Helper()
-	base := baseURL(t)
-	shared.templateOnce.Do(func() {
-		name := randomName("twofold_test_template_")
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := shared.admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-			shared.templateErr = err
-			return
-		}
-		shared.template = name
-		db, err := postgres.Open(ctx, withDatabase(t, base, name), 1)
-		if err != nil {
-			shared.templateErr = err
-			return
-		}
-		db.Close()
-	})
-	if shared.templateErr != nil {
-		t.Fatalf("create template database: %v", shared.templateErr)
-	}
-	return createDatabase(t, shared.template)
-}
-
-func createDatabase(t *testing.T, template string) string {
-	t.Helper()
-	base := baseURL(t)
-	name := randomName("twofold_test_")
-	ident := pgx.Identifier{name}.Sanitize()
-	q := "CREATE DATABASE " + ident
-	if template != "" {
-		q += " TEMPLATE " + pgx.Identifier{template}.Sanitize()
-	}
-	admin(t, q)
-	t.Cleanup(func() { admin(t, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)") })
-	return withDatabase(t, base, name)
-}
+func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
 
 func open(t *testing.T) *postgres.DB {
 	t.Helper()
-	db, err := postgres.Open(t.Context(), migratedDatabase(t), 25)
+	db, err := postgres.Open(t.Context(), pgtest.MigratedDatabase(t), 25)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -192,13 +30,13 @@ func open(t *testing.T) *postgres.DB {
 }
 
 func TestConformance(t *testing.T) {
-	baseURL(t)
+	pgtest.URL(t)
 	storetest.Run(t, func(t *testing.T) auth.Store { return open(t) })
 }
 
 func TestMigrateFromVersion1KeepsData(t *testing.T) {
 	ctx := t.Context()
-	db, err := postgres.OpenNoMigrate(ctx, emptyDatabase(t), 4)
+	db, err := postgres.OpenNoMigrate(ctx, pgtest.EmptyDatabase(t), 4)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -240,7 +78,7 @@ func TestMigrateFromVersion1KeepsData(t *testing.T) {
 
 func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	for round := range 3 {
-		url := emptyDatabase(t)
+		url := pgtest.EmptyDatabase(t)
 		const n = 4
 		start := make(chan struct{})
 		errs := make([]error, n)
@@ -311,7 +149,7 @@ func TestClosedPoolIsUnavailable(t *testing.T) {
 }
 
 func TestDroppedDatabaseIsUnavailable(t *testing.T) {
-	url := migratedDatabase(t)
+	url := pgtest.MigratedDatabase(t)
 	db, err := postgres.Open(t.Context(), url, 2)
 	if err != nil {
 		t.Fatalf("open: %v", err)
@@ -322,7 +160,7 @@ func TestDroppedDatabaseIsUnavailable(t *testing.T) {
 	}
 	// Terminates the pool's connections, and new ones find no database.
 	p, _ := pgx.ParseConfig(url)
-	admin(t, "DROP DATABASE "+pgx.Identifier{p.Database}.Sanitize()+" WITH (FORCE)")
+	pgtest.Exec(t, "DROP DATABASE "+pgx.Identifier{p.Database}.Sanitize()+" WITH (FORCE)")
 	for i := range 3 {
 		if _, err := db.UserByID(t.Context(), "u1"); !errors.Is(err, auth.ErrUnavailable) {
 			t.Errorf("query #%d after drop: got error %v, want auth.ErrUnavailable", i, err)

@@ -405,7 +405,7 @@ func TestSingleUseUnderConcurrency(t *testing.T) {
 }
 
 func TestLockout(t *testing.T) {
-	dbPath := filepath.Join(t.TempDir(), "twofold.db")
+	dbPath := newDatabase(t)
 	e := newEnv(t, func(o *options) { o.dbPath = dbPath })
 	u := e.enroll("lock@example.com")
 	wrong := func() string {
@@ -612,7 +612,7 @@ func TestRecentAuthentication(t *testing.T) {
 }
 
 func TestSecretsNeverStoredOrLogged(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, onSQLite) // reads the database files
 	u := e.enroll("vault@example.com")
 	p := e.pendingLogin("vault@example.com")
 	code := e.code(u.secret)
@@ -648,7 +648,7 @@ func TestSecretsNeverStoredOrLogged(t *testing.T) {
 }
 
 func TestKeyRotation(t *testing.T) {
-	dbPath := filepath.Join(t.TempDir(), "twofold.db")
+	dbPath := newDatabase(t)
 	oldKey, newKey := mustKey(t), mustKey(t)
 	e := newEnv(t, func(o *options) { o.dbPath = dbPath; o.auth.Keys = ringOf(oldKey) })
 	u := e.enroll("rot@example.com")

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,10 +21,11 @@ import (
 	"github.com/twofold-auth/twofold/internal/auth"
 	"github.com/twofold-auth/twofold/internal/notify"
 	"github.com/twofold-auth/twofold/internal/password"
+	"github.com/twofold-auth/twofold/internal/pgtest"
 	"github.com/twofold-auth/twofold/internal/ratelimit"
 	"github.com/twofold-auth/twofold/internal/seal"
 	"github.com/twofold-auth/twofold/internal/server"
-	"github.com/twofold-auth/twofold/internal/sqlite"
+	"github.com/twofold-auth/twofold/internal/testdb"
 )
 
 // clock is a settable clock for tests.
@@ -58,10 +59,11 @@ var cheapParams = password.Params{Time: 1, MemoryKiB: 1024, Threads: 1, KeyLen: 
 
 // env is one twofold server over real HTTP with an injected clock.
 type env struct {
-	t      testing.TB
-	URL    string
-	Clock  *clock
-	DB     *sqlite.DB
+	t     testing.TB
+	URL   string
+	Clock *clock
+	DB    testdb.Store
+	// DBPath is the SQLite file, or the PostgreSQL URL.
 	DBPath string
 	Logs   *syncBuffer
 	Auth   *auth.Service
@@ -71,22 +73,32 @@ type env struct {
 
 // options tweak an env before it starts.
 type options struct {
-	auth   auth.Options
-	deps   server.Deps
+	auth auth.Options
+	deps server.Deps
+	// dbPath is the database to use: a SQLite file path or a PostgreSQL URL
+	// (see newDatabase); a fresh one when empty.
 	dbPath string
+	t      testing.TB
 }
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
+
+// newDatabase returns a fresh database on the backend under test.
+func newDatabase(t testing.TB) string { return testdb.New(t) }
+
+// onSQLite pins an env to a SQLite file, for tests that read its bytes.
+func onSQLite(o *options) { o.dbPath = testdb.SQLitePath(o.t) }
 
 func newEnv(t testing.TB, mods ...func(*options)) *env {
 	t.Helper()
-	o := &options{dbPath: filepath.Join(t.TempDir(), "twofold.db")}
+	o := &options{t: t}
 	for _, m := range mods {
 		m(o)
 	}
-	db, err := sqlite.Open(context.Background(), o.dbPath)
-	if err != nil {
-		t.Fatalf("open db: %v", err)
+	if o.dbPath == "" {
+		o.dbPath = newDatabase(t)
 	}
-	t.Cleanup(func() { db.Close() })
+	db := testdb.Open(t, o.dbPath)
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clk := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
@@ -104,7 +116,7 @@ func newEnv(t testing.TB, mods ...func(*options)) *env {
 		}
 		ao.Keys = seal.NewRing(k)
 	}
-	outbox := filepath.Join(filepath.Dir(o.dbPath), "outbox.jsonl")
+	outbox := filepath.Join(t.TempDir(), "outbox.jsonl")
 	if ao.Notifier == nil {
 		ao.Notifier = notify.NewOutbox(outbox, clk.Now)
 	}
