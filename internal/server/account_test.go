@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"context"
+	"github.com/twofold-auth/twofold/internal/password"
 	"net/http"
 	"net/netip"
 	"os"
@@ -428,4 +430,56 @@ func TestClientIPBehindTrustedProxy(t *testing.T) {
 			t.Errorf("event ip got %v, want the peer 127.0.0.1 (header must be ignored)", ip)
 		}
 	})
+}
+
+// stallingHasher holds every password check until the request is given up.
+type stallingHasher struct {
+	*password.Hasher
+	entered chan struct{}
+}
+
+func (h stallingHasher) Verify(ctx context.Context, pw, phc string) (bool, bool, error) {
+	h.entered <- struct{}{}
+	<-ctx.Done()
+	return false, false, ctx.Err()
+}
+
+func TestClientGoneIsNotAServerError(t *testing.T) {
+	h := stallingHasher{Hasher: password.New(cheapParams, 0), entered: make(chan struct{}, 1)}
+	e := newEnv(t)
+	e.register("gone@example.com", pw)
+	e2 := newEnv(t, func(o *options) { o.dbPath = e.DBPath; o.auth.Hasher = h })
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", e2.URL+"/api/login",
+		strings.NewReader(`{"email":"gone@example.com","password":"`+pw+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	done := make(chan error, 1)
+	go func() {
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+		}
+		done <- err
+	}()
+	<-h.entered // the server is checking the password
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("the request finished although the client gave up")
+	}
+	// The server notices the closed connection and logs the request: wait for
+	// that line (a real connection closing: no clock to inject).
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(e2.Logs.String(), `"path":"/api/login"`) {
+		if time.Now().After(deadline) {
+			t.Fatal("no request line logged for the abandoned login")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	logs := e2.Logs.String()
+	if !strings.Contains(logs, `"status":499`) {
+		t.Errorf("abandoned request not logged with status 499")
+	}
+	if strings.Contains(logs, `"level":"ERROR"`) || strings.Contains(logs, `"status":500`) {
+		t.Errorf("a client giving up was logged as a server error")
+	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -47,11 +48,20 @@ type errorBody struct {
 	} `json:"error"`
 }
 
+// statusClientClosed is written (as nginx does) when the client went away
+// before its answer was ready: nobody reads it, and it must not be counted or
+// logged as a server error.
+const statusClientClosed = 499
+
 // writeError writes err in the error envelope. Errors that are not
 // *auth.Error become 500 internal with no detail.
 func writeError(w http.ResponseWriter, err error) {
 	var e *auth.Error
-	if !errors.As(err, &e) {
+	if !errors.As(err, &e) && errors.Is(err, context.Canceled) {
+		w.WriteHeader(statusClientClosed)
+		return
+	}
+	if e == nil {
 		e = auth.Errorf(auth.CodeInternal, "something went wrong on our side")
 	}
 	status, ok := statusOf[e.Code]
