@@ -142,8 +142,8 @@ var settings = []setting{
 		c.TOTPSkew, err = intIn(v, 0, 10)
 		return err
 	}},
-	{"lockout-threshold", "TWOFOLD_LOCKOUT_THRESHOLD", "5", "consecutive failed second-factor attempts before lockout (1..100)", func(c *Config, v string) (err error) {
-		c.LockoutThreshold, err = intIn(v, 1, 100)
+	{"lockout-threshold", "TWOFOLD_LOCKOUT_THRESHOLD", "5", "consecutive failed second-factor attempts before lockout (1..100; more only for load tests)", func(c *Config, v string) (err error) {
+		c.LockoutThreshold, err = intIn(v, 1, 1_000_000)
 		return err
 	}},
 	{"lockout-duration", "TWOFOLD_LOCKOUT_DURATION", "15m", "how long the first lockout lasts (doubling after, capped at 24h)", func(c *Config, v string) (err error) {
