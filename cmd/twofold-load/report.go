@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+type report struct {
+	opts    options
+	result  result
+	hasProc bool
+	cpu     time.Duration
+	peakRSS uint64
+}
+
+func (r report) print(w io.Writer) {
+	res := r.result
+	n := res.latency.n
+	secs := res.elapsed.Seconds()
+	fmt.Fprintf(w, "scenario      %s (c=%d, %s)\n", r.opts.scenario, r.opts.concurrency, res.elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "requests      %d (%.0f req/s)\n", n, float64(n)/secs)
+	fmt.Fprintf(w, "latency       p50 %s  p90 %s  p99 %s  max %s\n",
+		ms(res.latency.quantile(0.50)), ms(res.latency.quantile(0.90)), ms(res.latency.quantile(0.99)), ms(res.latency.max))
+	var parts []string
+	for _, k := range sortedKeys(res.statuses) {
+		parts = append(parts, fmt.Sprintf("%d: %d", k, res.statuses[k]))
+	}
+	fmt.Fprintf(w, "statuses      %s\n", strings.Join(parts, ", "))
+	parts = parts[:0]
+	errs := 0
+	for _, k := range sortedKeys(res.errors) {
+		parts = append(parts, fmt.Sprintf("%s: %d", k, res.errors[k]))
+		errs += res.errors[k]
+	}
+	if errs == 0 {
+		fmt.Fprintln(w, "errors        0")
+	} else {
+		fmt.Fprintf(w, "errors        %d (%s)\n", errs, strings.Join(parts, ", "))
+	}
+	if r.hasProc {
+		per := time.Duration(0)
+		if n > 0 {
+			per = r.cpu / time.Duration(n)
+		}
+		fmt.Fprintf(w, "server cpu    %.2f s (%d µs/request)\n", r.cpu.Seconds(), per.Microseconds())
+		fmt.Fprintf(w, "server rss    peak %.1f MiB\n", float64(r.peakRSS)/(1<<20))
+	}
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/totp"
+)
+
+// scenario prepares what a run needs (not measured) and returns its work.
+type scenario func(ctx context.Context, c *client, o options) (work, error)
+
+var scenarios = map[string]scenario{
+	"health":        health,
+	"login":         login,
+	"verify-reject": verifyReject,
+}
+
+func scenarioNames() []string {
+	names := make([]string, 0, len(scenarios))
+	for n := range scenarios {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func health(ctx context.Context, c *client, o options) (work, error) {
+	return func(int) request {
+		return func(ctx context.Context) (int, error) { return c.call(ctx, nil, "GET", "/healthz", nil, nil) }
+	}, nil
+}
+
+// loadUser is a user made for this run.
+type loadUser struct {
+	email  string
+	secret []byte // nil without an authenticator app
+}
+
+// makeUsers registers n users named for this run (so reruns never collide),
+// with an authenticator app each when withTOTP, using a few clients at once.
+func makeUsers(ctx context.Context, c *client, o options, n int, withTOTP bool) ([]loadUser, error) {
+	var runID [4]byte
+	_, _ = rand.Read(runID[:])
+	users := make([]loadUser, n)
+	errs := make(chan error, n)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(n, 8) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				u, err := makeUser(ctx, c, o, fmt.Sprintf("load-%s-%d@load.test", hex.EncodeToString(runID[:]), i), withTOTP)
+				if err != nil {
+					errs <- err
+					continue
+				}
+				users[i] = u
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	return users, nil
+}
+
+func makeUser(ctx context.Context, c *client, o options, email string, withTOTP bool) (loadUser, error) {
+	s := &session{}
+	body, _ := json.Marshal(map[string]string{"email": email, "password": o.password})
+	st, err := c.call(ctx, s, "POST", "/api/register", body, nil)
+	if err != nil {
+		return loadUser{}, err
+	}
+	if st != 201 {
+		return loadUser{}, fmt.Errorf("register: HTTP %d (is TWOFOLD_AUTH_RATE_LIMIT=0 and registration open?)", st)
+	}
+	u := loadUser{email: email}
+	if !withTOTP {
+		return u, nil
+	}
+	var setup struct {
+		ManualKey string `json:"manual_key"`
+	}
+	if st, err := c.call(ctx, s, "POST", "/api/2fa/setup", nil, &setup); err != nil || st != 200 {
+		return u, fmt.Errorf("2fa setup: HTTP %d %v", st, err)
+	}
+	if u.secret, err = totp.DecodeSecret(setup.ManualKey); err != nil {
+		return u, fmt.Errorf("2fa setup: %w", err)
+	}
+	body, _ = json.Marshal(map[string]string{"token": totp.Code(u.secret, time.Now(), totp.Default)})
+	if st, err := c.call(ctx, s, "POST", "/api/2fa/verify-setup", body, nil); err != nil || st != 200 {
+		return u, fmt.Errorf("2fa verify-setup: HTTP %d %v", st, err)
+	}
+	return u, nil
+}
+
+func login(ctx context.Context, c *client, o options) (work, error) {
+	users, err := makeUsers(ctx, c, o, o.users, false)
+	if err != nil {
+		return nil, err
+	}
+	return func(i int) request {
+		body, _ := json.Marshal(map[string]string{"email": users[i%len(users)].email, "password": o.password})
+		return func(ctx context.Context) (int, error) {
+			return c.call(ctx, &session{}, "POST", "/api/login", body, nil)
+		}
+	}, nil
+}
+
+// pendingSession logs u in with the password alone.
+func pendingSession(ctx context.Context, c *client, o options, u loadUser) (*session, error) {
+	s := &session{}
+	body, _ := json.Marshal(map[string]string{"email": u.email, "password": o.password})
+	var res struct {
+		Status string `json:"status"`
+	}
+	st, err := c.call(ctx, s, "POST", "/api/login", body, &res)
+	if err != nil {
+		return nil, err
+	}
+	if st != 200 || res.Status != "2fa_required" {
+		return nil, fmt.Errorf("login: HTTP %d %q, want 200 2fa_required", st, res.Status)
+	}
+	return s, nil
+}
+
+func verifyReject(ctx context.Context, c *client, o options) (work, error) {
+	users, err := makeUsers(ctx, c, o, o.users, true)
+	if err != nil {
+		return nil, err
+	}
+	sessions := make([]*session, o.concurrency)
+	for i := range sessions {
+		if sessions[i], err = pendingSession(ctx, c, o, users[i%len(users)]); err != nil {
+			return nil, err
+		}
+	}
+	return func(i int) request {
+		s, u := sessions[i], users[i%len(users)]
+		return func(ctx context.Context) (int, error) {
+			body, _ := json.Marshal(map[string]string{"method": "totp", "code": wrongCode(u.secret, time.Now())})
+			return c.call(ctx, s, "POST", "/api/2fa/verify", body, nil)
+		}
+	}, nil
+}
+
+// wrongCode is a code that no step within ±2 of t accepts.
+func wrongCode(secret []byte, t time.Time) string {
+	for guess := 0; ; guess++ {
+		code := fmt.Sprintf("%06d", guess)
+		ok := true
+		for d := -2; d <= 2; d++ {
+			if totp.Code(secret, t.Add(time.Duration(d)*30*time.Second), totp.Default) == code {
+				ok = false
+			}
+		}
+		if ok {
+			return code
+		}
+	}
+}
