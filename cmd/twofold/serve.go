@@ -17,7 +17,6 @@ import (
 
 	"github.com/twofold-auth/twofold/internal/auth"
 	"github.com/twofold-auth/twofold/internal/config"
-	"github.com/twofold-auth/twofold/internal/notify"
 	"github.com/twofold-auth/twofold/internal/password"
 	"github.com/twofold-auth/twofold/internal/postgres"
 	"github.com/twofold-auth/twofold/internal/seal"
@@ -102,6 +101,10 @@ func newService(cfg config.Config, db auth.Store, log *slog.Logger, onEvent func
 	if err != nil {
 		return nil, err
 	}
+	ch, err := channels(cfg)
+	if err != nil {
+		return nil, err
+	}
 	return auth.New(db, auth.Options{
 		Hasher:             password.New(password.DefaultParams, 0),
 		Logger:             log,
@@ -111,7 +114,8 @@ func newService(cfg config.Config, db auth.Store, log *slog.Logger, onEvent func
 		OnEvent:            onEvent,
 		Keys:               ring,
 		ReloadKeys:         reload,
-		Notifier:           notify.NewOutbox(cfg.OutboxFile(), nil),
+		Notifier:           ch,
+		Webhook:            ch.Webhook != nil,
 		PublicURL:          cfg.Origin(),
 		Issuer:             cfg.Issuer,
 		TOTPSkew:           cfg.TOTPSkew,
@@ -163,6 +167,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.Origin(), "database", cfg.Database)
 
 	go sweepSessions(ctx, svc, log)
+	waitDeliveries := startDeliveries(ctx, svc, log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -176,6 +181,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		log.Warn("shutdown", "err", err)
 	}
+	waitDeliveries()
 	log.Info("stopped")
 	return nil
 }
