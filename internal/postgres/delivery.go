@@ -1,8 +1,11 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/auth"
@@ -23,11 +26,14 @@ func (db *DB) AddDelivery(ctx context.Context, d auth.Delivery) error {
 // ClaimDeliveries implements auth.Deliveries. The inner SELECT locks the
 // rows it picks and skips rows another worker is claiming (FOR UPDATE SKIP
 // LOCKED), and the outer WHERE checks the conditions again on the locked
-// rows, so two workers never lease one delivery at once.
+// rows, so two workers never lease one delivery at once. The inner SELECT
+// is wrapped in ARRAY(...) so that it runs once: as a plain IN (SELECT ...)
+// the planner may rescan it per row, and LIMIT then no longer bounds the
+// rows updated.
 func (db *DB) ClaimDeliveries(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]auth.Delivery, error) {
 	const due = "failed_at = 0 AND next_at <= $3 AND lease_until <= $3 AND (expires_at = 0 OR expires_at > $3)"
 	rows, err := db.pool.Query(ctx, `UPDATE deliveries SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
-		WHERE id IN (SELECT id FROM deliveries WHERE `+due+` ORDER BY next_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+		WHERE id = ANY(ARRAY(SELECT id FROM deliveries WHERE `+due+` ORDER BY next_at, id LIMIT $4 FOR UPDATE SKIP LOCKED))
 		AND `+due+`
 		RETURNING `+deliveryCols, owner, micros(leaseUntil), micros(now), limit)
 	if err != nil {
@@ -47,6 +53,10 @@ func (db *DB) ClaimDeliveries(ctx context.Context, owner string, now, leaseUntil
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", classify(err))
 	}
+	// RETURNING gives no order; hand them out oldest due first.
+	slices.SortFunc(out, func(a, b auth.Delivery) int {
+		return cmp.Or(a.NextAt.Compare(b.NextAt), strings.Compare(a.ID, b.ID))
+	})
 	return out, nil
 }
 

@@ -1,8 +1,11 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/auth"
@@ -45,6 +48,10 @@ func (db *DB) ClaimDeliveries(ctx context.Context, owner string, now, leaseUntil
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", classify(err))
 	}
+	// RETURNING gives no order; hand them out oldest due first.
+	slices.SortFunc(out, func(a, b auth.Delivery) int {
+		return cmp.Or(a.NextAt.Compare(b.NextAt), strings.Compare(a.ID, b.ID))
+	})
 	return out, nil
 }
 
