@@ -313,7 +313,7 @@ func TestSMSSendLimits(t *testing.T) {
 
 func TestSMSPerIPLimit(t *testing.T) {
 	e := newEnv(t, func(o *options) { o.auth.AuthRate = mustRate(t, "4/h") })
-	c := e.register("ip@example.com", pw) // 1
+	c := e.register("ip@example.com", pw)                                              // 1
 	c.do("POST", "/api/sms/setup", map[string]string{"phone": phone}).want(t, 202, "") // 2
 	c.do("POST", "/api/sms/verify-setup", map[string]string{"code": e.lastSMS(phone)}).want(t, 200, "")
 	e.Clock.Advance(31 * time.Second)
