@@ -344,8 +344,7 @@ func TestSMSDeliveryFailure(t *testing.T) {
 		{"ProviderTimeoutIs502", failingSMS{hang: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var e *env
-			e = newEnv(t, func(o *options) {
+			e := newEnv(t, func(o *options) {
 				outbox := notify.NewOutbox(o.dbPath+".outbox", nil)
 				o.auth.Notifier = notify.Channels{Email: outbox, SMS: tc.sms}
 				o.auth.SendTimeout = 100 * time.Millisecond
