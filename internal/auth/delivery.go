@@ -76,6 +76,7 @@ const (
 	maxAlertAttempts   = 20
 	deliveryBatch      = 10
 	keepFailed         = 30 * 24 * time.Hour
+	purgeInterval      = time.Minute
 	// pollInterval is how often an idle worker looks for deliveries queued
 	// by other instances or due for a retry; its own are sent on a wake-up.
 	pollInterval = 2 * time.Second
@@ -209,9 +210,11 @@ func (s *Service) DeliverDue(ctx context.Context) (int, error) {
 	if s.notifier == nil {
 		return 0, nil
 	}
-	now := s.now()
-	if _, err := s.store.PurgeDeliveries(ctx, now, now.Add(-keepFailed)); err != nil {
-		return 0, err
+	if now := s.now(); now.Sub(s.lastPurge.Load().(time.Time)) >= purgeInterval {
+		if _, err := s.store.PurgeDeliveries(ctx, now, now.Add(-keepFailed)); err != nil {
+			return 0, err
+		}
+		s.lastPurge.Store(now)
 	}
 	sent := 0
 	for range 100 {
@@ -227,12 +230,26 @@ func (s *Service) DeliverDue(ctx context.Context) (int, error) {
 			return sent, nil
 		}
 		for _, d := range ds {
+			if ctx.Err() != nil {
+				// Shutting down: hand the rest back at once rather than
+				// leave them leased to a process that is going away.
+				s.release(d)
+				continue
+			}
 			if s.deliver(ctx, d) {
 				sent++
 			}
 		}
 	}
 	return sent, nil
+}
+
+// release gives back a claimed delivery without trying it.
+func (s *Service) release(d Delivery) {
+	ctx := context.Background()
+	if _, err := s.store.RetryDelivery(ctx, d.ID, s.owner, s.now(), "released at shutdown"); err != nil {
+		s.log.WarnContext(ctx, "release delivery", "delivery_id", d.ID, "err", err)
+	}
 }
 
 // deliver sends one claimed delivery and records the outcome.

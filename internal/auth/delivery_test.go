@@ -377,3 +377,27 @@ func TestUserAgentFamily(t *testing.T) {
 		}
 	}
 }
+
+func TestShutdownHandsBackClaimedDeliveries(t *testing.T) {
+	w := newWorld(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first := &recorder{fail: func(int, notify.Message) error { cancel(); return nil }}
+	a, _ := w.instance(auth.Options{Notifier: first})
+	reg, err := a.Register(t.Context(), firefox, "shutdown@example.com", "a long password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.RaiseAlert(t.Context(), reg.User, firefox, lockAlert())
+	a.RaiseAlert(t.Context(), reg.User, firefox, lockAlert())
+	// The first send "receives SIGTERM": the second alert, claimed in the
+	// same batch, must not stay leased to the stopping process.
+	if n, _ := a.DeliverDue(ctx); n != 1 {
+		t.Fatalf("sent before shutdown: got %d, want 1", n)
+	}
+	rec := &recorder{}
+	b, _ := w.instance(auth.Options{Notifier: rec})
+	if n, err := b.DeliverDue(t.Context()); err != nil || n != 1 {
+		t.Errorf("another instance sent %d (%v), want the released alert at once", n, err)
+	}
+}

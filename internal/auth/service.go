@@ -15,6 +15,7 @@ import (
 	"net/mail"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -128,6 +129,7 @@ type Service struct {
 	sendTimeout time.Duration
 	after       func(time.Duration) <-chan time.Time
 	wake        chan struct{}
+	lastPurge   atomic.Value // time.Time of the last PurgeDeliveries
 	// owner names this instance in delivery leases.
 	owner string
 
@@ -185,6 +187,7 @@ func New(store Store, o Options) (*Service, error) {
 		s.log = slog.Default()
 	}
 	s.owner = s.newID(s.now())
+	s.lastPurge.Store(time.Time{})
 	return s, nil
 }
 

@@ -95,10 +95,16 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	msg.SetMessageID()
 	msg.SetBodyString(mail.TypeTextPlain, m.Body)
 
+	// go-mail sets the connection's deadline once, from this timeout: take
+	// it from ctx so that ctx bounds the whole conversation, not only the dial.
+	timeout := 30 * time.Second
+	if d, ok := ctx.Deadline(); ok {
+		timeout = max(time.Until(d), time.Millisecond)
+	}
 	opts := []mail.Option{
 		mail.WithPort(s.port),
 		mail.WithTLSConfig(s.tls),
-		mail.WithTimeout(30 * time.Second),
+		mail.WithTimeout(timeout),
 	}
 	if s.ssl {
 		opts = append(opts, mail.WithSSL())
