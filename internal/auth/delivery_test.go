@@ -401,3 +401,23 @@ func TestShutdownHandsBackClaimedDeliveries(t *testing.T) {
 		t.Errorf("another instance sent %d (%v), want the released alert at once", n, err)
 	}
 }
+
+func TestCounterRegressionAlert(t *testing.T) {
+	w := newWorld(t)
+	rec := &recorder{}
+	s, _ := w.instance(auth.Options{Notifier: rec, Webhook: true})
+	reg, err := s.Register(t.Context(), firefox, "clone@example.com", "a long password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.AlertCounterRegressed(t.Context(), reg.User, firefox, "cred1", "YubiKey")
+	if _, err := s.DeliverDue(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if ms := rec.messages("email"); len(ms) != 1 || !strings.Contains(ms[0].Body, "YubiKey") || !strings.Contains(ms[0].Body, "copied") {
+		t.Errorf("counter regression email: %+v", ms)
+	}
+	if ms := rec.messages("webhook"); len(ms) != 1 || !strings.Contains(ms[0].Body, `"type":"webauthn.counter_regressed"`) {
+		t.Errorf("counter regression webhook: %+v", ms)
+	}
+}

@@ -53,7 +53,7 @@ func (t *Twilio) Send(ctx context.Context, m Message) error {
 	req.Header.Set("Accept", "application/json")
 	res, err := t.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("twilio: %w", err)
+		return fmt.Errorf("twilio: %w", withoutURL(err))
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(res.Body, 8<<10))

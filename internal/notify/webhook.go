@@ -58,7 +58,7 @@ func (w *Webhook) Send(ctx context.Context, m Message) error {
 	req.Header.Set(HeaderSignature, Sign(w.secret, ts, body))
 	res, err := w.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("webhook: %w", err)
+		return fmt.Errorf("webhook: %w", withoutURL(err))
 	}
 	defer res.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,6 +78,19 @@ func TestWebhook(t *testing.T) {
 				t.Errorf("wrong secret: got %v, want ErrBadSignature", err)
 			}
 		})
+	})
+
+	t.Run("UnreachableReceiverErrorHidesTheURL", func(t *testing.T) {
+		srv := httptest.NewServer(http.NotFoundHandler())
+		srv.Close() // nothing listens there now
+		err := notify.NewWebhook(srv.URL+"/hook?token=url-secret", "whsec", nil, nil).
+			Send(context.Background(), notify.Message{Channel: "webhook", Body: body})
+		if err == nil || notify.IsPermanent(err) {
+			t.Fatalf("send to a closed port: got %v, want a retryable error", err)
+		}
+		if strings.Contains(err.Error(), "url-secret") {
+			t.Errorf("the error repeats the webhook URL and its token")
+		}
 	})
 
 	t.Run("WrongSecretIsRefusedByTheReceiverAndRetried", func(t *testing.T) {
