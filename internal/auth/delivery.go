@@ -40,10 +40,11 @@ type Deliveries interface {
 	// AddDelivery stores d as it is (leased already when d.LeaseOwner is set).
 	AddDelivery(ctx context.Context, d Delivery) error
 	// ClaimDeliveries leases to owner until leaseUntil up to limit
-	// deliveries that are due (NextAt <= now), not given up, not expired and
-	// not leased (or whose lease ended before now), adding one to their
-	// Attempts, and returns them as claimed. One statement: two workers never
-	// claim one delivery while its lease lasts.
+	// deliveries that are due (NextAt <= now), not given up, not expired
+	// (ExpiresAt zero or after now) and not leased (LeaseUntil <= now),
+	// adding one to their Attempts, and returns them as claimed, oldest due
+	// first. One statement: two workers never claim one delivery while its
+	// lease lasts.
 	ClaimDeliveries(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]Delivery, error)
 	// DeleteDelivery removes a delivery that has been sent.
 	DeleteDelivery(ctx context.Context, id string) error
