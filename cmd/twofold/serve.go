@@ -95,8 +95,8 @@ func loadKeys(cfg config.Config, log *slog.Logger) (*seal.Ring, func() (*seal.Ri
 	return seal.NewRing(keys[0], keys[1:]...), reload, nil
 }
 
-// newService builds the auth service from the settings.
-func newService(cfg config.Config, db auth.Store, log *slog.Logger, onEvent func(auth.Event)) (*auth.Service, error) {
+// newService builds the auth service from the settings; m may be nil (no metrics).
+func newService(cfg config.Config, db auth.Store, log *slog.Logger, m *server.Metrics) (*auth.Service, error) {
 	ring, reload, err := loadKeys(cfg, log)
 	if err != nil {
 		return nil, err
@@ -104,6 +104,11 @@ func newService(cfg config.Config, db auth.Store, log *slog.Logger, onEvent func
 	ch, err := channels(cfg)
 	if err != nil {
 		return nil, err
+	}
+	var onEvent func(auth.Event)
+	var onDelivery func(channel, outcome string)
+	if m != nil {
+		onEvent, onDelivery = m.Event, m.Delivery
 	}
 	return auth.New(db, auth.Options{
 		Hasher:             password.New(password.DefaultParams, 0),
@@ -116,6 +121,7 @@ func newService(cfg config.Config, db auth.Store, log *slog.Logger, onEvent func
 		ReloadKeys:         reload,
 		Notifier:           ch,
 		Webhook:            ch.Webhook != nil,
+		OnDelivery:         onDelivery,
 		PublicURL:          cfg.Origin(),
 		Issuer:             cfg.Issuer,
 		TOTPSkew:           cfg.TOTPSkew,
@@ -138,7 +144,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	reg := prometheus.NewRegistry()
 	metrics := server.NewMetrics(reg)
-	svc, err := newService(cfg, db, log, metrics.Event)
+	svc, err := newService(cfg, db, log, metrics)
 	if err != nil {
 		return err
 	}

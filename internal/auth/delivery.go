@@ -167,12 +167,14 @@ func (s *Service) deliverNow(ctx context.Context, m notify.Message, expires time
 	err = s.notifier.Send(sendCtx, m)
 	cancel()
 	if err != nil {
+		s.delivered(d.Channel, "failed")
 		s.log.WarnContext(ctx, "send code", "delivery_id", d.ID, "channel", d.Channel, "err", err)
 		if _, ferr := s.store.FailDelivery(ctx, d.ID, s.owner, s.now(), errText(err)); ferr != nil {
 			s.log.ErrorContext(ctx, "mark delivery failed", "delivery_id", d.ID, "err", ferr)
 		}
 		return Errorf(CodeDeliveryFailed, "the code could not be sent: try again in a moment")
 	}
+	s.delivered(d.Channel, "sent")
 	if err := s.store.DeleteDelivery(ctx, d.ID); err != nil {
 		s.log.ErrorContext(ctx, "delete sent delivery", "delivery_id", d.ID, "err", err)
 	}
@@ -263,6 +265,7 @@ func (s *Service) deliver(ctx context.Context, d Delivery) bool {
 		err = s.notifier.Send(sendCtx, m)
 		cancel()
 		if err == nil {
+			s.delivered(d.Channel, "sent")
 			if err := s.store.DeleteDelivery(ctx, d.ID); err != nil {
 				log.ErrorContext(ctx, "delete sent delivery", "err", err)
 			}
@@ -273,18 +276,26 @@ func (s *Service) deliver(ctx context.Context, d Delivery) bool {
 	}
 	now := s.now()
 	if notify.IsPermanent(err) || d.Kind == deliveryCode || d.Attempts >= maxAlertAttempts {
+		s.delivered(d.Channel, "failed")
 		log.ErrorContext(ctx, "delivery failed: giving up", "err", err)
 		if _, ferr := s.store.FailDelivery(ctx, d.ID, s.owner, now, errText(err)); ferr != nil {
 			log.ErrorContext(ctx, "mark delivery failed", "err", ferr)
 		}
 		return false
 	}
+	s.delivered(d.Channel, "retry")
 	next := now.Add(retryDelay(d.Attempts))
 	log.WarnContext(ctx, "delivery failed: will retry", "err", err, "next_at", next)
 	if _, rerr := s.store.RetryDelivery(ctx, d.ID, s.owner, next, errText(err)); rerr != nil {
 		log.ErrorContext(ctx, "schedule delivery retry", "err", rerr)
 	}
 	return false
+}
+
+func (s *Service) delivered(channel, outcome string) {
+	if s.onDelivery != nil {
+		s.onDelivery(channel, outcome)
+	}
 }
 
 // errText is an error's text cut to fit the queue's last_error column.

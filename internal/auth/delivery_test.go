@@ -176,7 +176,8 @@ func TestFailedAlertIsRetriedWithExponentialBackoff(t *testing.T) {
 		}
 		return nil
 	}}
-	s, _ := w.instance(auth.Options{Notifier: rec})
+	outcomes := map[string]int{}
+	s, _ := w.instance(auth.Options{Notifier: rec, OnDelivery: func(channel, outcome string) { outcomes[channel+" "+outcome]++ }})
 	reg, err := s.Register(t.Context(), firefox, "retry@example.com", "a long password")
 	if err != nil {
 		t.Fatal(err)
@@ -206,6 +207,9 @@ func TestFailedAlertIsRetriedWithExponentialBackoff(t *testing.T) {
 	}
 	if got := len(rec.messages("email")); got != 1 {
 		t.Errorf("emails delivered: got %d, want 1", got)
+	}
+	if outcomes["email retry"] != 3 || outcomes["email sent"] != 1 || len(outcomes) != 2 {
+		t.Errorf("delivery outcomes reported: got %v, want 3 retries and 1 sent", outcomes)
 	}
 }
 

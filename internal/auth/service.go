@@ -87,6 +87,9 @@ type Options struct {
 	Webhook bool
 	// SendTimeout bounds one attempt to send a message; 10 s when zero.
 	SendTimeout time.Duration
+	// OnDelivery, when set, sees the outcome of every send attempt:
+	// "sent", "retry" or "failed" (metrics).
+	OnDelivery func(channel, outcome string)
 	// After is the timer of the delivery worker; time.After when nil.
 	After func(time.Duration) <-chan time.Time
 	// PublicURL is where users manage their account, for alert texts.
@@ -128,6 +131,7 @@ type Service struct {
 	webhook     bool
 	sendTimeout time.Duration
 	after       func(time.Duration) <-chan time.Time
+	onDelivery  func(channel, outcome string)
 	wake        chan struct{}
 	lastPurge   atomic.Value // time.Time of the last PurgeDeliveries
 	// owner names this instance in delivery leases.
@@ -172,6 +176,7 @@ func New(store Store, o Options) (*Service, error) {
 		webhook:     o.Webhook,
 		sendTimeout: cmp.Or(o.SendTimeout, defaultSendTimeout),
 		after:       o.After,
+		onDelivery:  o.OnDelivery,
 		wake:        make(chan struct{}, 1),
 	}
 	if s.after == nil {
