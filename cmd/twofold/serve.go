@@ -17,7 +17,6 @@ import (
 
 	"github.com/twofold-auth/twofold/internal/auth"
 	"github.com/twofold-auth/twofold/internal/config"
-	"github.com/twofold-auth/twofold/internal/notify"
 	"github.com/twofold-auth/twofold/internal/password"
 	"github.com/twofold-auth/twofold/internal/postgres"
 	"github.com/twofold-auth/twofold/internal/seal"
@@ -96,11 +95,20 @@ func loadKeys(cfg config.Config, log *slog.Logger) (*seal.Ring, func() (*seal.Ri
 	return seal.NewRing(keys[0], keys[1:]...), reload, nil
 }
 
-// newService builds the auth service from the settings.
-func newService(cfg config.Config, db auth.Store, log *slog.Logger, onEvent func(auth.Event)) (*auth.Service, error) {
+// newService builds the auth service from the settings; m may be nil (no metrics).
+func newService(cfg config.Config, db auth.Store, log *slog.Logger, m *server.Metrics) (*auth.Service, error) {
 	ring, reload, err := loadKeys(cfg, log)
 	if err != nil {
 		return nil, err
+	}
+	ch, err := channels(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var onEvent func(auth.Event)
+	var onDelivery func(channel, outcome string)
+	if m != nil {
+		onEvent, onDelivery = m.Event, m.Delivery
 	}
 	return auth.New(db, auth.Options{
 		Hasher:             password.New(password.DefaultParams, 0),
@@ -111,7 +119,9 @@ func newService(cfg config.Config, db auth.Store, log *slog.Logger, onEvent func
 		OnEvent:            onEvent,
 		Keys:               ring,
 		ReloadKeys:         reload,
-		Notifier:           notify.NewOutbox(cfg.OutboxFile(), nil),
+		Notifier:           ch,
+		Webhook:            ch.Webhook != nil,
+		OnDelivery:         onDelivery,
 		PublicURL:          cfg.Origin(),
 		Issuer:             cfg.Issuer,
 		TOTPSkew:           cfg.TOTPSkew,
@@ -134,7 +144,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	reg := prometheus.NewRegistry()
 	metrics := server.NewMetrics(reg)
-	svc, err := newService(cfg, db, log, metrics.Event)
+	svc, err := newService(cfg, db, log, metrics)
 	if err != nil {
 		return err
 	}
@@ -167,6 +177,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.Origin(), "database", cfg.Database)
 
 	go sweepSessions(ctx, svc, log)
+	waitDeliveries := startDeliveries(ctx, svc, log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -180,6 +191,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		log.Warn("shutdown", "err", err)
 	}
+	waitDeliveries()
 	log.Info("stopped")
 	return nil
 }

@@ -120,7 +120,8 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Client, u User, code string
 	if first {
 		s.record(ctx, c, EventBackupCodesGenerated, u.ID, map[string]any{"count": len(codes)})
 	}
-	s.alert(ctx, u, c, "New authenticator app added", "An authenticator app (\""+a.Name+"\") was added as a second factor")
+	s.RaiseAlert(ctx, u, c, Alert{Type: EventTOTPEnabled, Subject: "New authenticator app added",
+		What: "An authenticator app (\"" + a.Name + "\") was added as a second factor", Detail: map[string]any{"id": a.ID, "name": a.Name}})
 	return Enabled{Method: Method{ID: a.ID, Name: a.Name, CreatedAt: a.CreatedAt}, BackupCodes: codes}, nil
 }
 
@@ -128,21 +129,29 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Client, u User, code string
 // session and, on success, makes the session authenticated under a new
 // token. Codes: invalid_request, invalid_code, locked, rate_limited, unauthenticated.
 func (s *Service) VerifySecondFactor(ctx context.Context, c Client, sess Session, u User, method, code string) (string, error) {
-	if err := s.checkSecondFactor(ctx, c, u, method, code, "login"); err != nil {
+	if err := s.checkSecondFactor(ctx, c, sess, u, method, code, "login"); err != nil {
 		return "", err
 	}
-	return s.rotate(ctx, sess, StateAuthenticated)
+	tok, err := s.rotate(ctx, sess, StateAuthenticated)
+	if err == nil {
+		s.signedIn(ctx, c, u)
+	}
+	return tok, err
 }
 
 // checkSecondFactor is every second-factor attempt: lockout first, then the
 // per-IP limit, then a claimed attempt, then the code itself.
-func (s *Service) checkSecondFactor(ctx context.Context, c Client, u User, method, code, purpose string) error {
+func (s *Service) checkSecondFactor(ctx context.Context, c Client, sess Session, u User, method, code, purpose string) error {
 	var check func(context.Context, Client, User, string) (bool, error)
 	switch method {
 	case MethodTOTP:
 		check = s.checkTOTP
 	case MethodBackupCode:
 		check = s.checkBackupCode
+	case MethodSMS:
+		check = func(ctx context.Context, _ Client, _ User, code string) (bool, error) {
+			return s.checkSMS(ctx, sess, code)
+		}
 	default:
 		return Errorf(CodeInvalidRequest, "method must be one of totp, backup_code, sms (webauthn has its own endpoints)")
 	}
@@ -195,8 +204,9 @@ func (s *Service) attempt(ctx context.Context, c Client, u User, method, purpose
 	if n >= s.threshold {
 		d := s.lockoutFor(n)
 		s.record(ctx, c, Event2FALocked, u.ID, map[string]any{"consecutive_failures": n, "seconds": int(d.Seconds())})
-		s.alert(ctx, u, c, "Your account is locked",
-			"Too many wrong second-factor codes were entered, so second-factor sign-in is locked for "+d.String())
+		s.RaiseAlert(ctx, u, c, Alert{Type: Event2FALocked, Subject: "Your account is locked",
+			What:   "Too many wrong second-factor codes were entered, so second-factor sign-in is locked for " + d.String(),
+			Detail: map[string]any{"consecutive_failures": n, "seconds": int(d.Seconds())}})
 	}
 	return errInvalidCode
 }
@@ -297,7 +307,8 @@ func (s *Service) checkBackupCode(ctx context.Context, c Client, u User, code st
 	}
 	left, _ := s.store.BackupCodesRemaining(ctx, u.ID)
 	s.record(ctx, c, EventBackupCodeUsed, u.ID, map[string]any{"remaining": left})
-	s.alert(ctx, u, c, "A backup code was used", "One of your backup codes was used to sign in ("+strconv.Itoa(left)+" left)")
+	s.RaiseAlert(ctx, u, c, Alert{Type: EventBackupCodeUsed, Subject: "A backup code was used",
+		What: "One of your backup codes was used to sign in (" + strconv.Itoa(left) + " left)", Detail: map[string]any{"remaining": left}})
 	return true, nil
 }
 
@@ -359,7 +370,8 @@ func (s *Service) disable(ctx context.Context, c Client, u User, reason string) 
 		return s.internal(ctx, "delete second factors", err)
 	}
 	s.record(ctx, c, Event2FADisabled, u.ID, map[string]any{"reason": reason})
-	s.alert(ctx, u, c, "Two-factor sign-in turned off", "Two-factor sign-in was turned off ("+reason+")")
+	s.RaiseAlert(ctx, u, c, Alert{Type: Event2FADisabled, Subject: "Two-factor sign-in turned off",
+		What: "Two-factor sign-in was turned off (" + reason + ")", Detail: map[string]any{"reason": reason}})
 	return nil
 }
 
@@ -394,7 +406,7 @@ func (s *Service) Reauthenticate(ctx context.Context, c Client, sess Session, u 
 		if method == "" || code == "" {
 			return "", Errorf(CodeInvalidRequest, "this account has two-factor sign-in: method and code are required")
 		}
-		if err := s.checkSecondFactor(ctx, c, u, method, code, "reauthenticate"); err != nil {
+		if err := s.checkSecondFactor(ctx, c, sess, u, method, code, "reauthenticate"); err != nil {
 			return "", err
 		}
 	}

@@ -47,6 +47,10 @@ func adFor(kind, id string) (string, error) {
 		return "totp:" + id, nil
 	case "setting":
 		return "setting:" + id, nil
+	case "sms", "sms_pending":
+		return "sms:" + id, nil
+	case "delivery":
+		return "delivery:" + id, nil
 	}
 	return "", fmt.Errorf("unknown sealed kind %q", kind)
 }

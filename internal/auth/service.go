@@ -15,6 +15,7 @@ import (
 	"net/mail"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -77,8 +78,20 @@ type Options struct {
 	// ReloadKeys, when set, is called once when a sealed value names a key
 	// the ring lacks (another process rotated the key file).
 	ReloadKeys func() (*seal.Ring, error)
-	// Notifier delivers security alerts; alerts are dropped when nil.
+	// Notifier is the channels that messages are finally handed to
+	// (notify.Channels: outbox, SMTP, Twilio, webhook). Alerts reach it
+	// through the database's delivery queue and RunDeliveries; SMS codes are
+	// sent at once. Messages are dropped when nil.
 	Notifier notify.Sender
+	// Webhook also sends every alert to the "webhook" channel.
+	Webhook bool
+	// SendTimeout bounds one attempt to send a message; 10 s when zero.
+	SendTimeout time.Duration
+	// OnDelivery, when set, sees the outcome of every send attempt:
+	// "sent", "retry" or "failed" (metrics).
+	OnDelivery func(channel, outcome string)
+	// After is the timer of the delivery worker; time.After when nil.
+	After func(time.Duration) <-chan time.Time
 	// PublicURL is where users manage their account, for alert texts.
 	PublicURL string
 	// Issuer names the service in authenticator apps; "twofold" when empty.
@@ -115,6 +128,15 @@ type Service struct {
 	lockout     time.Duration
 	verifyLimit *ratelimit.Limiter
 
+	webhook     bool
+	sendTimeout time.Duration
+	after       func(time.Duration) <-chan time.Time
+	onDelivery  func(channel, outcome string)
+	wake        chan struct{}
+	lastPurge   atomic.Value // time.Time of the last PurgeDeliveries
+	// owner names this instance in delivery leases.
+	owner string
+
 	keyMu   sync.Mutex
 	hashKey []byte // backup-code hash key, loaded once
 
@@ -150,6 +172,15 @@ func New(store Store, o Options) (*Service, error) {
 		threshold:   cmp.Or(o.LockoutThreshold, 5),
 		lockout:     cmp.Or(o.LockoutDuration, 15*time.Minute),
 		verifyLimit: ratelimit.New(o.VerifyRate, 100_000),
+
+		webhook:     o.Webhook,
+		sendTimeout: cmp.Or(o.SendTimeout, defaultSendTimeout),
+		after:       o.After,
+		onDelivery:  o.OnDelivery,
+		wake:        make(chan struct{}, 1),
+	}
+	if s.after == nil {
+		s.after = time.After
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -160,6 +191,8 @@ func New(store Store, o Options) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.owner = s.newID(s.now())
+	s.lastPurge.Store(time.Time{})
 	return s, nil
 }
 
@@ -190,6 +223,7 @@ func (s *Service) Register(ctx context.Context, c Client, email, password string
 	if err != nil {
 		return Registered{}, err
 	}
+	s.signedIn(ctx, c, u)
 	return Registered{User: u, Token: tok}, nil
 }
 
@@ -285,6 +319,9 @@ func (s *Service) Login(ctx context.Context, c Client, email, password string) (
 		return LoginResult{}, err
 	}
 	s.record(ctx, c, EventLoginSucceeded, u.ID, map[string]any{"second_factor_required": len(methods) > 0})
+	if state == StateAuthenticated {
+		s.signedIn(ctx, c, u)
+	}
 	return LoginResult{Status: status, User: u, Methods: methods, Token: tok}, nil
 }
 
@@ -583,6 +620,9 @@ func (s *Service) profile(ctx context.Context, userID string) (Profile, error) {
 	}
 	for _, a := range auths {
 		p.TOTP = append(p.TOTP, Method{ID: a.ID, Name: a.Name, CreatedAt: a.CreatedAt, LastUsedAt: a.LastUsedAt})
+	}
+	if p.SMS, err = s.smsMethods(ctx, userID); err != nil {
+		return Profile{}, s.internal(ctx, "list phones", err)
 	}
 	if p.BackupCodesRemaining, err = s.store.BackupCodesRemaining(ctx, userID); err != nil {
 		return Profile{}, s.internal(ctx, "count backup codes", err)

@@ -17,6 +17,9 @@ type Store interface {
 	Factors
 	Settings
 	Resealer
+	SMSFactors
+	Deliveries
+	SeenClients
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 }
@@ -87,7 +90,8 @@ type PendingTOTP struct {
 
 // Sealed is one encrypted value in the database, for key rotation.
 type Sealed struct {
-	// Kind names where it lives: "totp", "totp_pending" or "setting".
+	// Kind names where it lives: "totp", "totp_pending", "setting", "sms",
+	// "sms_pending" or "delivery".
 	Kind  string
 	ID    string
 	Value string

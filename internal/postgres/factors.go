@@ -159,7 +159,7 @@ func (db *DB) DeleteSecondFactors(ctx context.Context, userID string) error {
 		if err := lockUser(ctx, tx, userID); err != nil {
 			return err
 		}
-		for _, table := range []string{"totp_authenticators", "totp_pending", "backup_codes"} {
+		for _, table := range []string{"totp_authenticators", "totp_pending", "backup_codes", "sms_phones", "sms_pending", "sms_codes"} {
 			if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE user_id = $1", userID); err != nil {
 				return err
 			}
@@ -193,13 +193,17 @@ var sealedColumns = []sealedColumn{
 	{"totp", "totp_authenticators", "id", "secret"},
 	{"totp_pending", "totp_pending", "id", "secret"},
 	{"setting", "settings", "name", "value"},
+	{"sms", "sms_phones", "id", "phone"},
+	{"sms_pending", "sms_pending", "id", "phone"},
+	{"delivery", "deliveries", "id", "payload"},
 }
 
 // SealedValues implements auth.Resealer.
 func (db *DB) SealedValues(ctx context.Context) ([]auth.Sealed, error) {
 	out := []auth.Sealed{}
 	for _, c := range sealedColumns {
-		rows, err := db.pool.Query(ctx, "SELECT "+c.key+", "+c.column+" FROM "+c.table)
+		// A given-up delivery's payload is '' (nothing sealed).
+		rows, err := db.pool.Query(ctx, "SELECT "+c.key+", "+c.column+" FROM "+c.table+" WHERE "+c.column+" != ''")
 		if err != nil {
 			return nil, fmt.Errorf("list sealed values: %w", classify(err))
 		}

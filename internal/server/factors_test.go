@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"os"
@@ -69,8 +70,12 @@ func (c *client) verify(method, code string) *response {
 	return c.do("POST", "/api/2fa/verify", map[string]any{"method": method, "code": code})
 }
 
-// outbox returns the dev outbox's messages.
+// outbox returns the dev outbox's messages, once the delivery worker has
+// sent what is due.
 func (e *env) outbox() []map[string]string {
+	if _, err := e.Auth.DeliverDue(context.Background()); err != nil {
+		e.t.Fatalf("deliver due messages: %v", err)
+	}
 	f, err := os.Open(e.Outbox)
 	if err != nil {
 		return nil

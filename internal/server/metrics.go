@@ -16,6 +16,7 @@ type Metrics struct {
 	latency  *prometheus.HistogramVec
 	logins   *prometheus.CounterVec
 	events   *prometheus.CounterVec
+	delivery *prometheus.CounterVec
 }
 
 // NewMetrics registers twofold's metrics (and the Go and process collectors) with reg.
@@ -34,8 +35,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "twofold_events_total", Help: "Audit events recorded, by type.",
 		}, []string{"type"}),
+		delivery: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "twofold_deliveries_total", Help: "Message send attempts by channel and outcome (sent, retry, failed).",
+		}, []string{"channel", "outcome"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.logins, m.events,
+	reg.MustRegister(m.requests, m.latency, m.logins, m.events, m.delivery,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -47,6 +51,11 @@ func (m *Metrics) observe(route string, status int, d time.Duration) {
 
 // Login counts one password login by outcome.
 func (m *Metrics) Login(outcome string) { m.logins.WithLabelValues(outcome).Inc() }
+
+// Delivery counts one message send attempt; pass it as auth.Options.OnDelivery.
+func (m *Metrics) Delivery(channel, outcome string) {
+	m.delivery.WithLabelValues(channel, outcome).Inc()
+}
 
 // Event counts one audit event; pass it as auth.Options.OnEvent.
 func (m *Metrics) Event(e auth.Event) { m.events.WithLabelValues(e.Type).Inc() }

@@ -21,6 +21,7 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 
 	// Second factor at login.
 	mux.Handle("POST /api/2fa/verify", pending(handleVerify(a, d)))
+	mux.Handle("POST /api/2fa/send", pending(handleSend(a)))
 
 	// Managing factors.
 	mux.Handle("POST /api/2fa/setup", authed(handleTOTPSetup(a)))
@@ -28,6 +29,9 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /api/2fa/backup-codes", authed(handleBackupCodes(a)))
 	mux.Handle("DELETE /api/2fa/totp/{id}", authed(handleRemoveTOTP(a)))
 	mux.Handle("POST /api/2fa/disable", authed(handleDisable(a)))
+	mux.Handle("POST /api/sms/setup", authed(handleSMSSetup(a)))
+	mux.Handle("POST /api/sms/verify-setup", authed(handleSMSVerifySetup(a)))
+	mux.Handle("DELETE /api/sms/{id}", authed(handleRemoveSMS(a)))
 	mux.Handle("POST /api/reauthenticate", authed(handleReauthenticate(a, d)))
 
 	// Ops.

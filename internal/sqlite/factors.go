@@ -148,7 +148,7 @@ func (db *DB) BackupCodesRemaining(ctx context.Context, userID string) (int, err
 // DeleteSecondFactors implements auth.Factors.
 func (db *DB) DeleteSecondFactors(ctx context.Context, userID string) error {
 	return db.tx(ctx, "delete second factors", func(tx *sql.Tx) error {
-		for _, table := range []string{"totp_authenticators", "totp_pending", "backup_codes"} {
+		for _, table := range []string{"totp_authenticators", "totp_pending", "backup_codes", "sms_phones", "sms_pending", "sms_codes"} {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE user_id = ?", userID); err != nil {
 				return err
 			}
@@ -179,13 +179,17 @@ var sealedColumns = map[string]struct{ table, key, column string }{
 	"totp":         {"totp_authenticators", "id", "secret"},
 	"totp_pending": {"totp_pending", "id", "secret"},
 	"setting":      {"settings", "name", "value"},
+	"sms":          {"sms_phones", "id", "phone"},
+	"sms_pending":  {"sms_pending", "id", "phone"},
+	"delivery":     {"deliveries", "id", "payload"},
 }
 
 // SealedValues implements auth.Resealer.
 func (db *DB) SealedValues(ctx context.Context) ([]auth.Sealed, error) {
 	out := []auth.Sealed{}
 	for kind, c := range sealedColumns {
-		rows, err := db.read.QueryContext(ctx, "SELECT "+c.key+", "+c.column+" FROM "+c.table)
+		// A given-up delivery's payload is '' (nothing sealed).
+		rows, err := db.read.QueryContext(ctx, "SELECT "+c.key+", "+c.column+" FROM "+c.table+" WHERE "+c.column+" != ''")
 		if err != nil {
 			return nil, fmt.Errorf("list sealed values: %w", classify(err))
 		}
