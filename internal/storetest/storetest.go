@@ -27,6 +27,8 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"Settings", settingCases},
 		{"Sealed", sealedCases},
 		{"Concurrency", concurrencyCases},
+		{"WebAuthn", webauthnCases},
+		{"WebAuthnConcurrency", webauthnRaceCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
