@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -67,6 +69,8 @@ type env struct {
 	Auth   *auth.Service
 	// Outbox is the dev outbox file that alerts go to.
 	Outbox string
+	// PublicURL is the server's public URL (TWOFOLD_PUBLIC_URL).
+	PublicURL string
 }
 
 // options tweak an env before it starts.
@@ -74,6 +78,11 @@ type options struct {
 	auth   auth.Options
 	deps   server.Deps
 	dbPath string
+	// localhost serves on 127.0.0.1 with the public URL http://localhost:PORT
+	// (a secure context for WebAuthn in a browser).
+	localhost bool
+	// wrap, when set, wraps the server's handler (test pages).
+	wrap func(http.Handler) http.Handler
 }
 
 func newEnv(t testing.TB, mods ...func(*options)) *env {
@@ -108,6 +117,14 @@ func newEnv(t testing.TB, mods ...func(*options)) *env {
 	if ao.Notifier == nil {
 		ao.Notifier = notify.NewOutbox(outbox, clk.Now)
 	}
+	var ln net.Listener
+	if o.localhost {
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatalf("listen: %v", err)
+		}
+		ao.PublicURL = fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
+		o.deps.Origin = ao.PublicURL
+	}
 	if ao.PublicURL == "" {
 		ao.PublicURL = "http://localhost:8080"
 	}
@@ -117,9 +134,18 @@ func newEnv(t testing.TB, mods ...func(*options)) *env {
 	}
 	d := o.deps
 	d.Auth, d.Logger, d.Metrics, d.Gatherer = svc, log, m, reg
-	srv := httptest.NewServer(server.New(d))
+	var h http.Handler = server.New(d)
+	if o.wrap != nil {
+		h = o.wrap(h)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	if ln != nil {
+		srv.Listener.Close()
+		srv.Listener = ln
+	}
+	srv.Start()
 	t.Cleanup(srv.Close)
-	return &env{t: t, URL: srv.URL, Clock: clk, DB: db, DBPath: o.dbPath, Logs: logs, Auth: svc, Outbox: outbox}
+	return &env{t: t, URL: srv.URL, Clock: clk, DB: db, DBPath: o.dbPath, Logs: logs, Auth: svc, Outbox: outbox, PublicURL: ao.PublicURL}
 }
 
 // client is a browser-like HTTP client with its own cookie jar.
