@@ -282,7 +282,9 @@ func (m *memStore) TakeWebAuthnChallenge(_ context.Context, owner, kind, challen
 	return c, nil
 }
 
-func (m *memStore) DeleteExpiredWebAuthnChallenges(context.Context, time.Time) (int64, error) { return 0, nil }
+func (m *memStore) DeleteExpiredWebAuthnChallenges(context.Context, time.Time) (int64, error) {
+	return 0, nil
+}
 
 func (m *memStore) AddWebAuthnCredential(_ context.Context, c auth.WebAuthnCredential, backupHashes []string, _ time.Time) error {
 	m.mu.Lock()
