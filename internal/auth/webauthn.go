@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -112,6 +114,14 @@ func (s *Service) putChallenge(ctx context.Context, owner, kind string, challeng
 	return nil
 }
 
+// isChallenge reports whether s has the form of a challenge twofold issues
+// (base64url of 32 bytes), so that nothing else (a NUL byte, say, which
+// PostgreSQL text refuses) reaches the database.
+func isChallenge(s string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil && len(b) == challengeLen
+}
+
 func sessionOwner(sess Session) string { return "session:" + sess.ID }
 
 // StartWebAuthnRegistration begins adding a security key or passkey: the
@@ -168,6 +178,9 @@ func (s *Service) FinishWebAuthnRegistration(ctx context.Context, c Client, sess
 		return Enabled{}, errBadResponse
 	}
 	now := s.now()
+	if !isChallenge(parsed.Response.CollectedClientData.Challenge) {
+		return Enabled{}, errBadAttestation
+	}
 	ch, err := s.store.TakeWebAuthnChallenge(ctx, sessionOwner(sess), ChallengeRegister, parsed.Response.CollectedClientData.Challenge, now)
 	if errors.Is(err, ErrNotFound) {
 		return Enabled{}, errBadAttestation // unknown, used or expired challenge
@@ -268,6 +281,14 @@ func (s *Service) FinishWebAuthnLogin(ctx context.Context, c Client, sess Sessio
 	if err != nil {
 		return "", errBadResponse
 	}
+	stored, err := s.store.WebAuthnCredentials(ctx, u.ID)
+	if err != nil {
+		return "", s.internal(ctx, "list webauthn credentials", err)
+	}
+	if len(stored) == 0 {
+		// Like /api/2fa/verify with a method the account lacks: not an attempt.
+		return "", Errorf(CodeInvalidRequest, "this account has no security key")
+	}
 	err = s.attempt(ctx, c, u, MethodWebAuthn, "login", func() (bool, error) {
 		return s.checkAssertion(ctx, c, u, sessionOwner(sess), ChallengeLogin, parsed)
 	})
@@ -325,8 +346,8 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, c Client, ceremonyToke
 		return Registered{}, errInvalidCredentials
 	}
 	handle := parsed.Response.UserHandle
-	if len(handle) == 0 || len(handle) > 64 {
-		return Registered{}, errInvalidCredentials
+	if len(handle) == 0 || len(handle) > 64 || !utf8.Valid(handle) || bytes.IndexByte(handle, 0) >= 0 {
+		return Registered{}, errInvalidCredentials // no user id looks like that
 	}
 	u, err := s.store.UserByID(ctx, string(handle))
 	if errors.Is(err, ErrNotFound) {
@@ -365,6 +386,9 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, c Client, ceremonyToke
 // signature counter that did not advance (but 0/0), and writes the new
 // counter and flags back with one conditional update.
 func (s *Service) checkAssertion(ctx context.Context, c Client, u User, owner, kind string, parsed *protocol.ParsedCredentialAssertionData) (bool, error) {
+	if !isChallenge(parsed.Response.CollectedClientData.Challenge) {
+		return false, nil
+	}
 	ch, err := s.store.TakeWebAuthnChallenge(ctx, owner, kind, parsed.Response.CollectedClientData.Challenge, s.now())
 	if errors.Is(err, ErrNotFound) {
 		return false, nil // unknown, used, expired or another session's

@@ -539,3 +539,18 @@ func TestPasskeyLogin(t *testing.T) {
 		k.login(e.client(), nil).want(t, 401, "invalid_credentials")
 	})
 }
+
+func TestWebAuthnWithoutKeys(t *testing.T) {
+	e := newEnv(t)
+	u := e.enroll("apponly@example.com")
+	p := e.pendingLogin(u.email)
+	p.do("POST", "/api/webauthn/authenticate/start", nil).want(t, 400, "invalid_request")
+	k := newVKey(t, virtualwebauthn.AuthenticatorOptions{})
+	body := k.sign(assertion{Type: "webauthn.get", Origin: testRP.Origin, RPID: testRP.ID, Challenge: make([]byte, 32),
+		Flags: flagUP | flagUV, Counter: 1, CredType: "public-key"})
+	p.do("POST", "/api/webauthn/authenticate/complete", body).want(t, 400, "invalid_request")
+	if n := e.failedAttempts(t, u.email); n != 0 {
+		t.Errorf("failed attempts: got %d, want 0 (not an attempt, as for a method the account lacks)", n)
+	}
+	p.verify("totp", e.code(u.secret)).want(t, 200, "")
+}
