@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -553,4 +554,31 @@ func TestWebAuthnWithoutKeys(t *testing.T) {
 		t.Errorf("failed attempts: got %d, want 0 (not an attempt, as for a method the account lacks)", n)
 	}
 	p.verify("totp", e.code(u.secret)).want(t, 200, "")
+}
+
+func TestWebAuthnCeremonySpansInstances(t *testing.T) {
+	// Two instances over one database: a ceremony begun on one finishes on
+	// the other, because its challenge lives in the database.
+	dbPath, ring := filepath.Join(t.TempDir(), "twofold.db"), ringOf(mustKey(t))
+	shared := func(o *options) { o.dbPath, o.auth.Keys = dbPath, ring }
+	a, b := newEnv(t, shared), newEnv(t, shared)
+	const email = "spans@example.com"
+	_, k, _ := a.withKey(t, email, virtualwebauthn.AuthenticatorOptions{})
+
+	t.Run("SecondFactor", func(t *testing.T) {
+		onA := a.pendingLogin(email)
+		opts := onA.do("POST", "/api/webauthn/authenticate/start", nil).want(t, 200, "")
+		onB := b.client()
+		onB.setCookie("twofold_session", onA.cookie("twofold_session"))
+		onB.do("POST", "/api/webauthn/authenticate/complete", k.sign(k.honest(opts.Raw))).want(t, 200, "")
+		onB.do("GET", "/api/me", nil).want(t, 200, "")
+	})
+
+	t.Run("Passkey", func(t *testing.T) {
+		opts := a.client().do("POST", "/api/webauthn/authenticate/start", nil).want(t, 200, "")
+		ceremony := findCookie(t, opts.Header, "twofold_webauthn")
+		onB := b.client()
+		onB.header.Set("Cookie", "twofold_webauthn="+ceremony.Value)
+		onB.do("POST", "/api/webauthn/authenticate/complete", k.sign(k.honest(opts.Raw))).want(t, 200, "")
+	})
 }
