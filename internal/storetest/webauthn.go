@@ -254,4 +254,26 @@ var webauthnRaceCases = []testCase{
 			t.Errorf("sign count: got %d, want %d", got, 6+racers-1)
 		}
 	}},
+	{"AddWebAuthnCredential racing DeleteSecondFactors leaves both or neither", func(t *testing.T, s auth.Store) {
+		// In any serial order the result is consistent: the delete first
+		// leaves the new key with its backup codes, the add first leaves
+		// nothing. Never a key without its codes, or codes without a key.
+		addUser(t, s, "u1")
+		for round := range 20 {
+			id := fmt.Sprintf("w%02d", round)
+			_, errs := concurrently(2, func(i int) (struct{}, error) {
+				if i == 0 {
+					return struct{}{}, s.AddWebAuthnCredential(ctx(t), newCredential(id, "u1"), []string{"h-" + id}, t0)
+				}
+				return struct{}{}, s.DeleteSecondFactors(ctx(t), "u1")
+			})
+			must(t, fmt.Sprintf("round %d: add", round), errs[0])
+			must(t, fmt.Sprintf("round %d: delete second factors", round), errs[1])
+			keys, codes := len(credentials(t, s, "u1")), remaining(t, s, "u1")
+			if keys != codes {
+				t.Fatalf("round %d: got %d keys and %d backup codes, want both 0 or both 1", round, keys, codes)
+			}
+			must(t, "clean up", s.DeleteSecondFactors(ctx(t), "u1"))
+		}
+	}},
 }
