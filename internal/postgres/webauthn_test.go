@@ -44,7 +44,7 @@ func TestWebAuthnServiceOverPostgres(t *testing.T) {
 
 	rp := virtualwebauthn.RelyingParty{ID: "localhost", Name: "twofold", Origin: "http://localhost:8080"}
 	key := virtualwebauthn.NewAuthenticator()
-	cred := virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)
+	cred := newEC2Credential()
 	creation, err := s.StartWebAuthnRegistration(ctx, sess, u, "Key")
 	if err != nil {
 		t.Fatalf("start registration: %v", err)
@@ -122,7 +122,7 @@ func TestWebAuthnServiceOverPostgres(t *testing.T) {
 		raw, _ := json.Marshal(creation)
 		ao, _ := virtualwebauthn.ParseAttestationOptions(string(raw))
 		var m map[string]any
-		_ = json.Unmarshal([]byte(virtualwebauthn.CreateAttestationResponse(rp, key, virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2), *ao)), &m)
+		_ = json.Unmarshal([]byte(virtualwebauthn.CreateAttestationResponse(rp, key, newEC2Credential(), *ao)), &m)
 		m["response"].(map[string]any)["clientDataJSON"] = base64.RawURLEncoding.EncodeToString(
 			[]byte(`{"type":"webauthn.create","challenge":"a\u0000","origin":"http://localhost:8080"}`))
 		body, _ := json.Marshal(m)
@@ -130,4 +130,17 @@ func TestWebAuthnServiceOverPostgres(t *testing.T) {
 			t.Errorf("got %v, want invalid_request", err)
 		}
 	})
+}
+
+// newEC2Credential is a virtualwebauthn P-256 credential whose COSE key is
+// well formed: virtualwebauthn drops leading zero bytes of the coordinates
+// (about 1 key in 128), which COSE forbids; a well-formed key's map is 77
+// bytes.
+func newEC2Credential() virtualwebauthn.Credential {
+	for {
+		c := virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)
+		if len(c.Key.AttestationData()) == 77 {
+			return c
+		}
+	}
 }

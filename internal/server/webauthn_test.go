@@ -27,15 +27,29 @@ const (
 
 // vkey is a software security key.
 type vkey struct {
-	t    *testing.T
+	t    testing.TB
 	auth virtualwebauthn.Authenticator
 	cred virtualwebauthn.Credential
 }
 
-func newVKey(t *testing.T, o virtualwebauthn.AuthenticatorOptions) *vkey {
-	k := &vkey{t: t, auth: virtualwebauthn.NewAuthenticatorWithOptions(o), cred: virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)}
+func newVKey(t testing.TB, o virtualwebauthn.AuthenticatorOptions) *vkey {
+	k := &vkey{t: t, auth: virtualwebauthn.NewAuthenticatorWithOptions(o), cred: newEC2Credential()}
 	k.auth.AddCredential(k.cred)
 	return k
+}
+
+// newEC2Credential is a virtualwebauthn P-256 credential whose COSE key is
+// well formed. virtualwebauthn encodes the coordinates with big.Int.Bytes,
+// which drops leading zero bytes: about 1 key in 128 has a 31-byte
+// coordinate, which COSE (RFC 9053 §7.1.1) and so twofold rightly refuse. A
+// well-formed key's COSE map is 77 bytes.
+func newEC2Credential() virtualwebauthn.Credential {
+	for {
+		c := virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)
+		if len(c.Key.AttestationData()) == 77 {
+			return c
+		}
+	}
 }
 
 // attest answers creation options the way a browser's credential.toJSON() does.
