@@ -5,12 +5,37 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/go-webauthn/webauthn/protocol"
+
 	"github.com/twofold-auth/twofold/internal/auth"
 )
 
 // ceremonyCookie binds a passkey login (which has no session yet) to the
 // browser that began it.
 const ceremonyCookie = "twofold_webauthn"
+
+// creationOptions is PublicKeyCredentialCreationOptionsJSON with
+// excludeCredentials always present ([] before the first key), as SPEC §3
+// lists it.
+type creationOptions struct {
+	*protocol.PublicKeyCredentialCreationOptions
+	ExcludeCredentials []protocol.CredentialDescriptor `json:"excludeCredentials"`
+}
+
+func toCreationOptions(o *protocol.PublicKeyCredentialCreationOptions) creationOptions {
+	return creationOptions{o, append([]protocol.CredentialDescriptor{}, o.CredentialExcludeList...)}
+}
+
+// requestOptions is PublicKeyCredentialRequestOptionsJSON with
+// allowCredentials always present ([] for a passkey login, SPEC §3).
+type requestOptions struct {
+	*protocol.PublicKeyCredentialRequestOptions
+	AllowCredentials []protocol.CredentialDescriptor `json:"allowCredentials"`
+}
+
+func toRequestOptions(o *protocol.PublicKeyCredentialRequestOptions) requestOptions {
+	return requestOptions{o, append([]protocol.CredentialDescriptor{}, o.AllowedCredentials...)}
+}
 
 // readBody reads a request body of at most 64 KiB. Code: invalid_request.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
@@ -39,7 +64,7 @@ func handleWebAuthnRegisterStart(a *auth.Service) authedHandler {
 			writeError(w, err)
 			return
 		}
-		encode(w, http.StatusOK, opts)
+		encode(w, http.StatusOK, toCreationOptions(opts))
 	}
 }
 
@@ -80,7 +105,7 @@ func handleWebAuthnAuthenticateStart(a *auth.Service, d Deps) http.Handler {
 				writeError(w, err)
 				return
 			}
-			encode(w, http.StatusOK, opts)
+			encode(w, http.StatusOK, toRequestOptions(opts))
 			return
 		}
 		opts, tok, err := a.StartPasskeyLogin(r.Context(), client(r))
@@ -92,7 +117,7 @@ func handleWebAuthnAuthenticateStart(a *auth.Service, d Deps) http.Handler {
 			Name: ceremonyCookie, Value: tok, Path: "/api/webauthn/", MaxAge: int(auth.ChallengeTTL.Seconds()),
 			HttpOnly: true, Secure: d.Secure, SameSite: http.SameSiteStrictMode,
 		})
-		encode(w, http.StatusOK, opts)
+		encode(w, http.StatusOK, toRequestOptions(opts))
 	})
 }
 

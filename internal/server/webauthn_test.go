@@ -215,6 +215,9 @@ func TestWebAuthnRegistration(t *testing.T) {
 		if len(o.Params) == 0 || o.Params[0].Type != "public-key" || o.Timeout != 300000 {
 			t.Errorf("pubKeyCredParams %+v timeout %d", o.Params, o.Timeout)
 		}
+		if !strings.Contains(string(r.Raw), `"excludeCredentials":[]`) {
+			t.Errorf("excludeCredentials: got %s, want [] before the first key", r.Raw)
+		}
 		if strings.Contains(string(r.Raw), `"publicKey"`) {
 			t.Errorf("options are wrapped in publicKey; parseCreationOptionsFromJSON takes them bare: %s", r.Raw)
 		}
@@ -471,8 +474,8 @@ func TestPasskeyLogin(t *testing.T) {
 
 	t.Run("RequestOptionsAreForADiscoverableCredential", func(t *testing.T) {
 		r := e.client().do("POST", "/api/webauthn/authenticate/start", nil).want(t, 200, "")
-		if strings.Contains(string(r.Raw), "allowCredentials") || !strings.Contains(string(r.Raw), `"userVerification":"required"`) {
-			t.Errorf("passkey options: got %s, want no allowCredentials and userVerification required", r.Raw)
+		if !strings.Contains(string(r.Raw), `"allowCredentials":[]`) || !strings.Contains(string(r.Raw), `"userVerification":"required"`) {
+			t.Errorf("passkey options: got %s, want empty allowCredentials and userVerification required", r.Raw)
 		}
 		ck := findCookie(t, r.Header, "twofold_webauthn")
 		if !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.MaxAge != 300 {
