@@ -290,7 +290,11 @@ func (s *Service) FinishWebAuthnLogin(ctx context.Context, c Client, sess Sessio
 		return "", Errorf(CodeInvalidRequest, "this account has no security key")
 	}
 	err = s.attempt(ctx, c, u, MethodWebAuthn, "login", func() (bool, error) {
-		return s.checkAssertion(ctx, c, u, sessionOwner(sess), ChallengeLogin, parsed)
+		ch, ok, err := s.takeChallenge(ctx, sessionOwner(sess), ChallengeLogin, parsed)
+		if !ok || err != nil {
+			return false, err
+		}
+		return s.checkAssertion(ctx, c, u, ch, parsed)
 	})
 	if err != nil {
 		return "", credentialsError(err)
@@ -345,6 +349,15 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, c Client, ceremonyToke
 	if ceremonyToken == "" || len(ceremonyToken) > 128 {
 		return Registered{}, errInvalidCredentials
 	}
+	// The ceremony is used up first, whatever follows: each try needs a new
+	// start, which is rate limited per IP.
+	ch, ok, err := s.takeChallenge(ctx, "passkey:"+HashToken(ceremonyToken), ChallengePasskey, parsed)
+	if err != nil {
+		return Registered{}, s.internal(ctx, "take webauthn challenge", err)
+	}
+	if !ok {
+		return Registered{}, errInvalidCredentials
+	}
 	handle := parsed.Response.UserHandle
 	if len(handle) == 0 || len(handle) > 64 || !utf8.Valid(handle) || bytes.IndexByte(handle, 0) >= 0 {
 		return Registered{}, errInvalidCredentials // no user id looks like that
@@ -366,7 +379,7 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, c Client, ceremonyToke
 		return Registered{}, errInvalidCredentials
 	}
 	err = s.attempt(ctx, c, u, MethodWebAuthn, "passkey_login", func() (bool, error) {
-		return s.checkAssertion(ctx, c, u, "passkey:"+HashToken(ceremonyToken), ChallengePasskey, parsed)
+		return s.checkAssertion(ctx, c, u, ch, parsed)
 	})
 	if err != nil {
 		return Registered{}, credentialsError(err)
@@ -379,23 +392,28 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, c Client, ceremonyToke
 	return Registered{User: u, Token: tok}, nil
 }
 
-// checkAssertion takes the owner's open ceremony for the challenge the
-// assertion signed (so it verifies at most once), verifies the assertion
-// (type, challenge, exact origin, RP ID hash, UP, UV for a passkey login,
+// takeChallenge takes the owner's open ceremony of this kind for the
+// challenge the browser signed, so that it verifies at most once. false when
+// there is none: unknown, used, expired, another owner's, or not even of the
+// form twofold issues.
+func (s *Service) takeChallenge(ctx context.Context, owner, kind string, parsed *protocol.ParsedCredentialAssertionData) (WebAuthnChallenge, bool, error) {
+	claimed := parsed.Response.CollectedClientData.Challenge
+	if !isChallenge(claimed) {
+		return WebAuthnChallenge{}, false, nil
+	}
+	ch, err := s.store.TakeWebAuthnChallenge(ctx, owner, kind, claimed, s.now())
+	if errors.Is(err, ErrNotFound) {
+		return WebAuthnChallenge{}, false, nil
+	}
+	return ch, err == nil, err
+}
+
+// checkAssertion verifies an assertion for a ceremony already taken (type,
+// challenge, exact origin, RP ID hash, UP, UV for a passkey login,
 // signature, BE unchanged) against the user's credential, refuses a
 // signature counter that did not advance (but 0/0), and writes the new
 // counter and flags back with one conditional update.
-func (s *Service) checkAssertion(ctx context.Context, c Client, u User, owner, kind string, parsed *protocol.ParsedCredentialAssertionData) (bool, error) {
-	if !isChallenge(parsed.Response.CollectedClientData.Challenge) {
-		return false, nil
-	}
-	ch, err := s.store.TakeWebAuthnChallenge(ctx, owner, kind, parsed.Response.CollectedClientData.Challenge, s.now())
-	if errors.Is(err, ErrNotFound) {
-		return false, nil // unknown, used, expired or another session's
-	}
-	if err != nil {
-		return false, err
-	}
+func (s *Service) checkAssertion(ctx context.Context, c Client, u User, ch WebAuthnChallenge, parsed *protocol.ParsedCredentialAssertionData) (bool, error) {
 	if ch.UserID != "" && ch.UserID != u.ID {
 		return false, nil
 	}
@@ -408,7 +426,7 @@ func (s *Service) checkAssertion(ctx context.Context, c Client, u User, owner, k
 		Challenge: ch.Challenge, RelyingPartyID: s.wa.Config.RPID, UserID: user.WebAuthnID(),
 		UserVerification: protocol.VerificationPreferred,
 	}
-	if kind == ChallengePasskey {
+	if ch.Kind == ChallengePasskey {
 		// A passkey login stands for both factors only with UV (SPEC §4).
 		data.UserVerification = protocol.VerificationRequired
 	} else {

@@ -529,6 +529,14 @@ func TestPasskeyLogin(t *testing.T) {
 		}
 	})
 
+	t.Run("EveryTryUsesUpTheCeremony", func(t *testing.T) {
+		p := e.client()
+		opts := p.do("POST", "/api/webauthn/authenticate/start", nil).want(t, 200, "")
+		stranger := newVKey(t, virtualwebauthn.AuthenticatorOptions{})
+		p.do("POST", "/api/webauthn/authenticate/complete", stranger.sign(stranger.honest(opts.Raw))).want(t, 401, "invalid_credentials")
+		p.do("POST", "/api/webauthn/authenticate/complete", k.sign(k.honest(opts.Raw))).want(t, 401, "invalid_credentials")
+	})
+
 	t.Run("ZeroCountersAccepted", func(t *testing.T) {
 		// Synced passkeys report 0 every time: 0 after 0 is no regression.
 		c2, k2, _ := e.withKey(t, "synced@example.com", virtualwebauthn.AuthenticatorOptions{BackupEligible: true, BackupState: true})
