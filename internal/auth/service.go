@@ -19,6 +19,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/twofold-auth/twofold/internal/notify"
 	"github.com/twofold-auth/twofold/internal/ratelimit"
 	"github.com/twofold-auth/twofold/internal/seal"
@@ -127,6 +129,9 @@ type Service struct {
 	threshold   int
 	lockout     time.Duration
 	verifyLimit *ratelimit.Limiter
+	// wa is the WebAuthn relying party; nil when the public URL cannot be
+	// one (an IP address).
+	wa *webauthn.WebAuthn
 
 	webhook     bool
 	sendTimeout time.Duration
@@ -193,6 +198,11 @@ func New(store Store, o Options) (*Service, error) {
 	}
 	s.owner = s.newID(s.now())
 	s.lastPurge.Store(time.Time{})
+	wa, err := newRelyingParty(cmp.Or(o.PublicURL, "http://localhost:8080"), s.issuer)
+	if err != nil {
+		s.log.Warn("security keys and passkeys are off", "err", err)
+	}
+	s.wa = wa
 	return s, nil
 }
 
@@ -437,9 +447,12 @@ func (s *Service) ListEvents(ctx context.Context, f EventFilter) ([]Event, error
 // Ready reports whether the database answers.
 func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
 
-// SweepSessions deletes expired sessions.
+// SweepSessions deletes expired sessions (and expired WebAuthn ceremonies).
 func (s *Service) SweepSessions(ctx context.Context) (int64, error) {
 	now := s.now()
+	if _, err := s.store.DeleteExpiredWebAuthnChallenges(ctx, now); err != nil {
+		return 0, err
+	}
 	return s.store.DeleteExpiredSessions(ctx, now.Add(-SessionIdleTimeout), now.Add(-SessionAbsoluteTimeout))
 }
 
@@ -623,6 +636,13 @@ func (s *Service) profile(ctx context.Context, userID string) (Profile, error) {
 	}
 	if p.SMS, err = s.smsMethods(ctx, userID); err != nil {
 		return Profile{}, s.internal(ctx, "list phones", err)
+	}
+	creds, err := s.store.WebAuthnCredentials(ctx, userID)
+	if err != nil {
+		return Profile{}, s.internal(ctx, "list webauthn credentials", err)
+	}
+	for _, c := range creds {
+		p.WebAuthn = append(p.WebAuthn, Method{ID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt, LastUsedAt: c.LastUsedAt})
 	}
 	if p.BackupCodesRemaining, err = s.store.BackupCodesRemaining(ctx, userID); err != nil {
 		return Profile{}, s.internal(ctx, "count backup codes", err)

@@ -15,6 +15,7 @@ type Store interface {
 	Sessions
 	Events
 	Factors
+	WebAuthnStore
 	Settings
 	Resealer
 	SMSFactors
@@ -134,8 +135,8 @@ type Factors interface {
 	// BackupCodesRemaining counts a user's unused backup codes.
 	BackupCodesRemaining(ctx context.Context, userID string) (int, error)
 
-	// DeleteSecondFactors removes every second factor, pending setup and
-	// backup code of a user.
+	// DeleteSecondFactors removes every second factor (WebAuthn credentials
+	// too), pending setup and backup code of a user.
 	DeleteSecondFactors(ctx context.Context, userID string) error
 }
 

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -69,6 +71,8 @@ type env struct {
 	Auth   *auth.Service
 	// Outbox is the dev outbox file that alerts go to.
 	Outbox string
+	// PublicURL is the server's public URL (TWOFOLD_PUBLIC_URL).
+	PublicURL string
 }
 
 // options tweak an env before it starts.
@@ -79,6 +83,11 @@ type options struct {
 	// (see newDatabase); a fresh one when empty.
 	dbPath string
 	t      testing.TB
+	// localhost serves on 127.0.0.1 with the public URL http://localhost:PORT
+	// (a secure context for WebAuthn in a browser).
+	localhost bool
+	// wrap, when set, wraps the server's handler (test pages).
+	wrap func(http.Handler) http.Handler
 }
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
@@ -120,6 +129,15 @@ func newEnv(t testing.TB, mods ...func(*options)) *env {
 	if ao.Notifier == nil {
 		ao.Notifier = notify.NewOutbox(outbox, clk.Now)
 	}
+	var ln net.Listener
+	if o.localhost {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatalf("listen: %v", err)
+		}
+		ao.PublicURL = fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
+		o.deps.Origin = ao.PublicURL
+	}
 	if ao.PublicURL == "" {
 		ao.PublicURL = "http://localhost:8080"
 	}
@@ -129,9 +147,18 @@ func newEnv(t testing.TB, mods ...func(*options)) *env {
 	}
 	d := o.deps
 	d.Auth, d.Logger, d.Metrics, d.Gatherer = svc, log, m, reg
-	srv := httptest.NewServer(server.New(d))
+	var h http.Handler = server.New(d)
+	if o.wrap != nil {
+		h = o.wrap(h)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	if ln != nil {
+		srv.Listener.Close()
+		srv.Listener = ln
+	}
+	srv.Start()
 	t.Cleanup(srv.Close)
-	return &env{t: t, URL: srv.URL, Clock: clk, DB: db, DBPath: o.dbPath, Logs: logs, Auth: svc, Outbox: outbox}
+	return &env{t: t, URL: srv.URL, Clock: clk, DB: db, DBPath: o.dbPath, Logs: logs, Auth: svc, Outbox: outbox, PublicURL: ao.PublicURL}
 }
 
 // client is a browser-like HTTP client with its own cookie jar.

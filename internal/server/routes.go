@@ -22,6 +22,8 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	// Second factor at login.
 	mux.Handle("POST /api/2fa/verify", pending(handleVerify(a, d)))
 	mux.Handle("POST /api/2fa/send", pending(handleSend(a)))
+	mux.Handle("POST /api/webauthn/authenticate/start", handleWebAuthnAuthenticateStart(a, d))
+	mux.Handle("POST /api/webauthn/authenticate/complete", handleWebAuthnAuthenticateComplete(a, d))
 
 	// Managing factors.
 	mux.Handle("POST /api/2fa/setup", authed(handleTOTPSetup(a)))
@@ -32,6 +34,9 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /api/sms/setup", authed(handleSMSSetup(a)))
 	mux.Handle("POST /api/sms/verify-setup", authed(handleSMSVerifySetup(a)))
 	mux.Handle("DELETE /api/sms/{id}", authed(handleRemoveSMS(a)))
+	mux.Handle("POST /api/webauthn/register/start", authed(handleWebAuthnRegisterStart(a)))
+	mux.Handle("POST /api/webauthn/register/complete", authed(handleWebAuthnRegisterComplete(a)))
+	mux.Handle("DELETE /api/webauthn/credentials/{id}", authed(handleRemoveWebAuthn(a)))
 	mux.Handle("POST /api/reauthenticate", authed(handleReauthenticate(a, d)))
 
 	// Ops.

@@ -30,6 +30,8 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"SMS", smsCases},
 		{"Deliveries", deliveryCases},
 		{"SMSConcurrency", smsConcurrencyCases},
+		{"WebAuthn", webauthnCases},
+		{"WebAuthnConcurrency", webauthnRaceCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
