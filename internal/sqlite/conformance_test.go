@@ -43,8 +43,9 @@ func TestMigrateFromVersion1KeepsData(t *testing.T) {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	if v, err := db.Version(ctx); err != nil || v != 2 {
-		t.Fatalf("version after migrating: got %d, %v; want 2", v, err)
+	latest, err := db.Version(ctx)
+	if err != nil || latest < 2 {
+		t.Fatalf("version after migrating: got %d, %v; want the latest (at least 2)", latest, err)
 	}
 	u, err := db.UserByID(ctx, "u1")
 	if err != nil {
@@ -56,7 +57,7 @@ func TestMigrateFromVersion1KeepsData(t *testing.T) {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatalf("migrate again: %v", err)
 	}
-	if v, err := db.Version(ctx); err != nil || v != 2 {
-		t.Fatalf("version after migrating again: got %d, %v; want 2", v, err)
+	if v, err := db.Version(ctx); err != nil || v != latest {
+		t.Fatalf("version after migrating again: got %d, %v; want %d", v, err, latest)
 	}
 }

@@ -27,6 +27,9 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"Settings", settingCases},
 		{"Sealed", sealedCases},
 		{"Concurrency", concurrencyCases},
+		{"Devices", deviceCases},
+		{"Accounts", accountCases},
+		{"DeviceRaces", deviceRaceCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
