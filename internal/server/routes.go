@@ -29,6 +29,19 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("DELETE /api/2fa/totp/{id}", authed(handleRemoveTOTP(a)))
 	mux.Handle("POST /api/2fa/disable", authed(handleDisable(a)))
 	mux.Handle("POST /api/reauthenticate", authed(handleReauthenticate(a, d)))
+	mux.Handle("POST /api/password", authed(handleChangePassword(a, d)))
+
+	// Trusted devices.
+	mux.Handle("GET /api/devices", authed(handleDevices(a)))
+	mux.Handle("DELETE /api/devices/{id}", authed(handleRevokeDevice(a)))
+
+	// Admin (bearer token; off without one).
+	admin := requireAdmin(d.AdminToken)
+	mux.Handle("POST /api/admin/users", admin(handleAdminCreateUser(a)))
+	mux.Handle("GET /api/admin/users", admin(handleAdminUsers(a)))
+	mux.Handle("POST /api/admin/users/{id}/reset-2fa", admin(handleAdminReset2FA(a)))
+	mux.Handle("POST /api/admin/users/{id}/unlock", admin(handleAdminUnlock(a)))
+	mux.Handle("GET /api/admin/events", admin(handleAdminEvents(a)))
 
 	// Ops.
 	mux.Handle("GET /healthz", handleHealthz())
