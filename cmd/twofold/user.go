@@ -198,7 +198,6 @@ func readPassword(ctx context.Context, in io.Reader, prompt io.Writer, email str
 	return line, nil
 }
 
-
 func userList(ctx context.Context, c *cliCommand, email string, stdout io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tEMAIL\tSECOND FACTOR\tFAILED\tLOCKED UNTIL\tCREATED")
