@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // DeviceCookie tells the HTTP layer what to do with the browser's
@@ -162,10 +163,20 @@ func deviceName(ua string) string {
 	case system != "":
 		return "Browser on " + system
 	}
+	// Otherwise the product token ("curl/8.11.0"), without control characters.
 	if f := strings.Fields(ua); len(f) > 0 {
-		return truncate(f[0], 40)
+		if name := truncate(strings.Map(dropControl, f[0]), 40); name != "" {
+			return name
+		}
 	}
 	return "Unknown browser"
+}
+
+func dropControl(r rune) rune {
+	if unicode.IsControl(r) {
+		return -1
+	}
+	return r
 }
 
 func firstMatch(s string, pairs [][2]string) string {
