@@ -380,3 +380,40 @@ func postgresDatabase(t *testing.T) string {
 	u.Path = "/" + name
 	return u.String()
 }
+
+func TestClosedRegistrationAndAdminTokenFromSettings(t *testing.T) {
+	const token = "a-long-admin-token-for-the-test-0123456789"
+	srv := start(t, map[string]string{
+		"TWOFOLD_DATA_DIR":     t.TempDir(),
+		"TWOFOLD_REGISTRATION": "closed",
+		"TWOFOLD_ADMIN_TOKEN":  token,
+	})
+	body := map[string]string{"email": "ada@example.com", "password": "ada's long password"}
+	code, res := api(t, browser(), "POST", srv.URL+"/api/register", body)
+	if e, _ := res["error"].(map[string]any); code != 403 || e["code"] != "registration_closed" {
+		t.Fatalf("register while closed: got %d %v, want 403 registration_closed", code, res)
+	}
+	admin := func(tok string) (int, map[string]any) {
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", srv.URL+"/api/admin/users", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out map[string]any
+		json.NewDecoder(res.Body).Decode(&out)
+		return res.StatusCode, out
+	}
+	if code, _ := admin(token + "x"); code != 401 {
+		t.Errorf("wrong admin token: got %d, want 401", code)
+	}
+	if code, res := admin(token); code != 201 {
+		t.Fatalf("admin create user (curl-like, no Origin): got %d %v, want 201", code, res)
+	}
+	if _, status := login(t, srv.URL, body["email"], body["password"]); status != "authenticated" {
+		t.Errorf("login of the admin-made user: got %q", status)
+	}
+}

@@ -144,6 +144,11 @@ func (s *Service) revokeDevices(ctx context.Context, c Client, u User, reason st
 	return nil
 }
 
+// SweepDevices deletes expired trusted devices and returns how many.
+func (s *Service) SweepDevices(ctx context.Context) (int, error) {
+	return s.store.DeleteExpiredTrustedDevices(ctx, s.now())
+}
+
 // deviceName describes a browser from its User-Agent, for the device list:
 // "Firefox on Linux". It never needs to be exact.
 func deviceName(ua string) string {

@@ -38,6 +38,9 @@ type Devices interface {
 	DeleteTrustedDevice(ctx context.Context, userID, id string) error
 	// DeleteTrustedDevices removes every device of a user and returns how many.
 	DeleteTrustedDevices(ctx context.Context, userID string) (int, error)
+	// DeleteExpiredTrustedDevices removes devices that expired before
+	// before (with their retired hashes) and returns how many.
+	DeleteExpiredTrustedDevices(ctx context.Context, before time.Time) (int, error)
 }
 
 // Accounts holds what administrators need beyond Users.

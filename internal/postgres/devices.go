@@ -105,6 +105,15 @@ func (db *DB) DeleteTrustedDevices(ctx context.Context, userID string) (int, err
 	return int(tag.RowsAffected()), nil
 }
 
+// DeleteExpiredTrustedDevices implements auth.Devices.
+func (db *DB) DeleteExpiredTrustedDevices(ctx context.Context, before time.Time) (int, error) {
+	tag, err := db.pool.Exec(ctx, "DELETE FROM trusted_devices WHERE expires_at < $1", micros(before))
+	if err != nil {
+		return 0, fmt.Errorf("delete expired trusted devices: %w", classify(err))
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // ListUsers implements auth.Accounts. users.id has the database's default
 // collation, so the order is spelled out as bytes ("C"), as in SQLite.
 func (db *DB) ListUsers(ctx context.Context, afterID string, limit int) ([]auth.User, error) {

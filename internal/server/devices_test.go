@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -280,4 +281,41 @@ func TestTrustedDeviceDuringLockout(t *testing.T) {
 	e.Clock.Advance(15 * time.Minute)
 	e.pendingLogin(u.email).verify("totp", wrong).want(t, 401, "invalid_code")
 	e.pendingLogin(u.email).verify("totp", e.code(u.secret)).want(t, 429, "locked")
+}
+
+func TestDeviceTokenUsedOnceUnderConcurrency(t *testing.T) {
+	e := newEnv(t, withDevices)
+	u := e.enroll("ada@example.com")
+	tok := e.rememberedLogin(u).cookie(server.DeviceCookie)
+	// 8 at once: the per-email password limit admits 10 logins in flight.
+	const n = 8
+	clients := make([]*client, n)
+	for i := range clients {
+		clients[i] = e.client()
+		clients[i].setCookie(server.DeviceCookie, tok)
+	}
+	statuses := make([]string, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, c := range clients {
+		wg.Go(func() {
+			<-start
+			statuses[i] = c.do("POST", "/api/login", map[string]string{"email": u.email, "password": pw}).str("status")
+		})
+	}
+	close(start)
+	wg.Wait()
+	won := 0
+	for _, s := range statuses {
+		switch s {
+		case "authenticated":
+			won++
+		case "2fa_required":
+		default:
+			t.Errorf("login status %q, want authenticated or 2fa_required", s)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of %d concurrent logins with one device token were authenticated, want exactly 1", won, n)
+	}
 }

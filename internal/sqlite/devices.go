@@ -103,6 +103,16 @@ func (db *DB) DeleteTrustedDevices(ctx context.Context, userID string) (int, err
 	return int(n), nil
 }
 
+// DeleteExpiredTrustedDevices implements auth.Devices.
+func (db *DB) DeleteExpiredTrustedDevices(ctx context.Context, before time.Time) (int, error) {
+	res, err := db.write.ExecContext(ctx, "DELETE FROM trusted_devices WHERE expires_at < ?", micros(before))
+	if err != nil {
+		return 0, fmt.Errorf("delete expired trusted devices: %w", classify(err))
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
 // ListUsers implements auth.Accounts.
 func (db *DB) ListUsers(ctx context.Context, afterID string, limit int) ([]auth.User, error) {
 	rows, err := db.read.QueryContext(ctx, "SELECT "+userCols+" FROM users WHERE id > ? ORDER BY id LIMIT ?", afterID, limit)

@@ -145,6 +145,23 @@ var deviceCases = []testCase{
 		must(t, "delete u1's devices again", err)
 		wantInt(t, "devices deleted the second time", n, 0)
 	}},
+	{"DeleteExpiredTrustedDevices removes only expired devices", func(t *testing.T, s auth.Store) {
+		addUser(t, s, "u1")
+		old := newDevice("d1", "u1", "h1")
+		old.ExpiresAt = t0.Add(-time.Second)
+		addDevice(t, s, old)
+		addDevice(t, s, newDevice("d2", "u1", "h2"))
+		ok, err := s.RotateTrustedDevice(ctx(t), "d1", "h1", "h1b", t0)
+		wantBool(t, "rotate d1", ok, err, true)
+		n, err := s.DeleteExpiredTrustedDevices(ctx(t), t0)
+		must(t, "delete expired devices", err)
+		wantInt(t, "devices deleted", n, 1)
+		if got := deviceIDs(t, s, "u1"); !slices.Equal(got, []string{"d2"}) {
+			t.Errorf("devices left: got %v, want [d2]", got)
+		}
+		_, _, err = s.TrustedDeviceByToken(ctx(t), "h1")
+		wantIs(t, "retired hash of an expired device", err, auth.ErrNotFound)
+	}},
 	{"DeleteSecondFactors removes trusted devices too", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
 		addUser(t, s, "u2")
