@@ -29,8 +29,8 @@ type deviceUse struct {
 // correct password. A current, unexpired token of u's own device vouches for
 // the second factor and is rotated (one conditional update: a token is used
 // once, however many requests present it). A token the device had before a
-// rotation means its cookie was copied: the device is revoked and the user
-// alerted. Another user's token is ignored and left alone, so it neither lets
+// rotation means its cookie was copied: the device is revoked, every session
+// of the user ended (whoever used the copy may hold one) and the user alerted. Another user's token is ignored and left alone, so it neither lets
 // anyone in nor lets them revoke the device. A trusted device is accepted
 // during a second-factor lockout, and leaves the failure count as it is: the
 // lockout bounds guessing of codes, and a 256-bit token that only the user's
@@ -54,13 +54,18 @@ func (s *Service) useTrustedDevice(ctx context.Context, c Client, u User, token 
 	}
 	now := s.now()
 	if stale {
+		// Whoever used the copy may hold a session from it: end them all.
+		ctx := context.WithoutCancel(ctx)
 		if err := s.store.DeleteTrustedDevice(ctx, u.ID, d.ID); err != nil && !errors.Is(err, ErrNotFound) {
 			s.log.ErrorContext(ctx, "revoke trusted device", "err", err)
 		}
-		s.record(ctx, c, EventDeviceRevoked, u.ID, map[string]any{"id": d.ID, "name": d.Name, "reason": "old_token_reused"})
+		if err := s.store.DeleteUserSessions(ctx, u.ID, ""); err != nil {
+			s.log.ErrorContext(ctx, "end sessions after a copied device token", "err", err)
+		}
+		s.record(ctx, c, EventDeviceRevoked, u.ID, map[string]any{"id": d.ID, "name": d.Name, "reason": "old_token_reused", "sessions_ended": true})
 		s.alert(ctx, u, c, "A remembered device was revoked",
 			"A sign-in presented an old token of your remembered device \""+d.Name+"\", so its cookie was probably copied. "+
-				"The device is no longer remembered and the next sign-in on it asks for your second factor")
+				"The device is no longer remembered, you were signed out everywhere, and the next sign-in asks for your second factor")
 		return deviceUse{cookie: DeviceCookie{Clear: true}}
 	}
 	if !d.ExpiresAt.After(now) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twofold-auth/twofold/internal/auth"
 	"github.com/twofold-auth/twofold/internal/server"
 )
 
@@ -152,10 +153,12 @@ func TestStolenDeviceTokenIsDetected(t *testing.T) {
 		if !e.alerted(u.email, "remembered device was revoked") {
 			t.Errorf("no alert about the copied device token")
 		}
-		if types := u.c.eventTypes(t); !has(types, "device.revoked") {
-			t.Errorf("no device.revoked event in %v", types)
+		evs, err := e.Auth.ListEvents(t.Context(), auth.EventFilter{Type: "device.revoked"})
+		if err != nil || len(evs) != 1 || evs[0].Detail["reason"] != "old_token_reused" {
+			t.Errorf("device.revoked events: got %d (%v), want 1 with reason old_token_reused", len(evs), err)
 		}
-		// Even the owner's current token no longer works.
+		// Every session of the user ended; the owner's current token no longer works.
+		u.c.do("GET", "/api/me", nil).want(t, 401, "unauthenticated")
 		wantStatus(t, owner.login(u.email), "2fa_required")
 	})
 
@@ -164,9 +167,11 @@ func TestStolenDeviceTokenIsDetected(t *testing.T) {
 		thief := e.client()
 		thief.setCookie(server.DeviceCookie, owner.cookie(server.DeviceCookie))
 		wantStatus(t, thief.login(u.email), "authenticated") // the thief wins once
+		thief.do("GET", "/api/me", nil).want(t, 200, "")
+		// ... until the owner signs in with the old token: the device is
+		// revoked and the thief's session ended.
 		wantStatus(t, owner.login(u.email), "2fa_required")
-		// ... and loses the device at the owner's next sign-in.
-		thief.do("POST", "/api/logout", nil)
+		thief.do("GET", "/api/me", nil).want(t, 401, "unauthenticated")
 		wantStatus(t, thief.login(u.email), "2fa_required")
 	})
 
