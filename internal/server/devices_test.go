@@ -324,3 +324,13 @@ func TestDeviceTokenUsedOnceUnderConcurrency(t *testing.T) {
 		t.Errorf("%d of %d concurrent logins with one device token were authenticated, want exactly 1", won, n)
 	}
 }
+
+func TestDeviceCookieIsSecureOnHTTPS(t *testing.T) {
+	e := newEnv(t, withDevices, func(o *options) { o.deps.Secure = true })
+	u := e.enroll("ada@example.com")
+	c := e.pendingLogin(u.email)
+	r := e.remember(c, u.secret)
+	if ck := findCookie(t, r.Header, server.DeviceCookie); !ck.Secure || !ck.HttpOnly {
+		t.Errorf("device cookie on https: Secure %v, HttpOnly %v; want both", ck.Secure, ck.HttpOnly)
+	}
+}
