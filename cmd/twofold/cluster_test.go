@@ -36,8 +36,17 @@ func TestMain(m *testing.M) {
 // binDir holds the binary built for the tests.
 var binDir string
 
-// binary builds cmd/twofold once per test run and returns its path.
-var binary = sync.OnceValues(func() (string, error) {
+// binary builds cmd/twofold (once per test run) and returns its path.
+func binary(t *testing.T) string {
+	t.Helper()
+	exe, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+var buildBinary = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "twofold-bin-")
 	if err != nil {
 		return "", err
@@ -70,11 +79,7 @@ type process struct {
 // environment) on a free loopback port and waits until /healthz answers.
 func startProcess(t *testing.T, env map[string]string) *process {
 	t.Helper()
-	exe, err := binary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "serve", "--addr", "127.0.0.1:0")
+	cmd := exec.Command(binary(t), "serve", "--addr", "127.0.0.1:0")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -128,9 +133,9 @@ func (p *process) kill() {
 	<-p.done
 }
 
-// user is a client of the cluster that carries its session cookie by hand,
+// member is a client of the cluster that carries its session cookie by hand,
 // so the same session can be presented to any instance.
-type user struct {
+type member struct {
 	t       *testing.T
 	session string
 }
@@ -153,7 +158,7 @@ var httpClient = &http.Client{Timeout: 20 * time.Second}
 
 // call sends a JSON request to base and keeps the session cookie it sets.
 // It is safe to call from several goroutines only on distinct users.
-func (u *user) call(base, method, path string, body any) reply {
+func (u *member) call(base, method, path string, body any) reply {
 	u.t.Helper()
 	r, err := u.try(base, method, path, body)
 	if err != nil {
@@ -162,7 +167,7 @@ func (u *user) call(base, method, path string, body any) reply {
 	return r
 }
 
-func (u *user) try(base, method, path string, body any) (reply, error) {
+func (u *member) try(base, method, path string, body any) (reply, error) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -194,7 +199,7 @@ func (u *user) try(base, method, path string, body any) (reply, error) {
 	return r, nil
 }
 
-func (u *user) want(r reply, status int, code string) reply {
+func (u *member) want(r reply, status int, code string) reply {
 	u.t.Helper()
 	if r.Status != status || (code != "" && r.code() != code) {
 		u.t.Fatalf("got %d %q, want %d %q", r.Status, r.code(), status, code)
@@ -209,7 +214,7 @@ const clusterPassword = "correct horse battery staple"
 // backup codes.
 func enrolled(t *testing.T, base, other, email string) (secret []byte, backup []string) {
 	t.Helper()
-	u := &user{t: t}
+	u := &member{t: t}
 	u.want(u.call(base, "POST", "/api/register", map[string]string{"email": email, "password": clusterPassword}), 201, "")
 	r := u.want(u.call(base, "POST", "/api/2fa/setup", nil), 200, "")
 	key, _ := r.Body["manual_key"].(string)
@@ -226,9 +231,9 @@ func enrolled(t *testing.T, base, other, email string) (secret []byte, backup []
 }
 
 // pending logs email in with its password on base and returns the pending session.
-func pending(t *testing.T, base, email string) *user {
+func pending(t *testing.T, base, email string) *member {
 	t.Helper()
-	u := &user{t: t}
+	u := &member{t: t}
 	r := u.want(u.call(base, "POST", "/api/login", map[string]string{"email": email, "password": clusterPassword}), 200, "")
 	if r.Body["status"] != "2fa_required" {
 		t.Fatalf("login status %v, want 2fa_required", r.Body["status"])
@@ -241,7 +246,7 @@ func pending(t *testing.T, base, email string) *user {
 func race(t *testing.T, bases []string, email string, body map[string]string) map[int]int {
 	t.Helper()
 	const clients = 20
-	users := make([]*user, clients)
+	users := make([]*member, clients)
 	for i := range users {
 		users[i] = pending(t, bases[i%len(bases)], email)
 	}
@@ -319,14 +324,14 @@ func TestClusterOnPostgres(t *testing.T) {
 	both := []string{a, b}
 
 	t.Run("SessionMadeOnOneWorksOnTheOther", func(t *testing.T) {
-		u := &user{t: t}
+		u := &member{t: t}
 		u.want(u.call(a, "POST", "/api/register", map[string]string{"email": "session@example.com", "password": clusterPassword}), 201, "")
 		r := u.want(u.call(b, "GET", "/api/me", nil), 200, "")
 		if r.Body["user"].(map[string]any)["email"] != "session@example.com" {
 			t.Errorf("instance B sees another user: %v", r.Body["user"])
 		}
 		u.want(u.call(b, "POST", "/api/logout", nil), 204, "")
-		stale := &user{t: t, session: u.session}
+		stale := &member{t: t, session: u.session}
 		stale.want(stale.call(a, "GET", "/api/me", nil), 401, "unauthenticated")
 	})
 
@@ -375,7 +380,7 @@ func TestClusterOnPostgres(t *testing.T) {
 			}
 		}
 		for _, c := range []struct {
-			u    *user
+			u    *member
 			base string
 		}{{ua, a}, {ub, b}} {
 			r := c.u.want(c.u.call(c.base, "POST", "/api/2fa/verify", map[string]string{"method": "totp", "code": right}), 429, "locked")
@@ -386,15 +391,15 @@ func TestClusterOnPostgres(t *testing.T) {
 	})
 
 	t.Run("KillingOneInstanceLeavesTheOtherServing", func(t *testing.T) {
-		u := &user{t: t}
+		u := &member{t: t}
 		u.want(u.call(a, "POST", "/api/register", map[string]string{"email": "survivor@example.com", "password": clusterPassword}), 201, "")
 		procs[0].kill()
-		if _, err := (&user{t: t}).try(a, "GET", "/healthz", nil); err == nil {
+		if _, err := (&member{t: t}).try(a, "GET", "/healthz", nil); err == nil {
 			t.Fatalf("instance A still answers after SIGKILL")
 		}
 		u.want(u.call(b, "GET", "/readyz", nil), 200, "")
 		u.want(u.call(b, "GET", "/api/me", nil), 200, "")
-		fresh := &user{t: t}
+		fresh := &member{t: t}
 		fresh.want(fresh.call(b, "POST", "/api/login", map[string]string{"email": "survivor@example.com", "password": clusterPassword}), 200, "")
 	})
 }
@@ -478,7 +483,7 @@ func TestDatabaseOutageOnPostgres(t *testing.T) {
 	env["TWOFOLD_LOG_LEVEL"] = "info"
 	p := startProcess(t, env)
 
-	u := &user{t: t}
+	u := &member{t: t}
 	u.want(u.call(p.URL, "POST", "/api/register", map[string]string{"email": "outage@example.com", "password": clusterPassword}), 201, "")
 	u.want(u.call(p.URL, "GET", "/readyz", nil), 200, "")
 
@@ -486,7 +491,7 @@ func TestDatabaseOutageOnPostgres(t *testing.T) {
 	// Each answer must come back (the client gives up after 20 s): 503, never 500 or a hang.
 	u.want(u.call(p.URL, "GET", "/readyz", nil), 503, "unavailable")
 	u.want(u.call(p.URL, "GET", "/api/me", nil), 503, "unavailable")
-	other := &user{t: t}
+	other := &member{t: t}
 	other.want(other.call(p.URL, "POST", "/api/login", map[string]string{"email": "outage@example.com", "password": clusterPassword}), 503, "unavailable")
 	u.want(u.call(p.URL, "GET", "/healthz", nil), 200, "")
 

@@ -44,6 +44,10 @@ Usage:
   twofold migrate [flags]   apply database migrations and exit
   twofold keys generate     print a new encryption key
   twofold keys rotate       re-seal every secret under a new key
+  twofold user add|list|reset-2fa|unlock
+                            manage users (twofold user --help)
+  twofold events [--user EMAIL] [--type T] [--limit N]
+                            print the audit trail
 
 Every flag is also an environment variable: --lockout-threshold is TWOFOLD_LOCKOUT_THRESHOLD.
 `
@@ -63,6 +67,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, rest, getenv, stdout, stderr)
 	case "keys":
 		return keys(ctx, rest, getenv, stdout, stderr)
+	case "user":
+		return user(ctx, rest, getenv, stdout, stderr)
+	case "events":
+		return events(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return nil

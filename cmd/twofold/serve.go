@@ -151,6 +151,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := svc.CheckKeys(ctx); err != nil {
 		return err
 	}
+	if cfg.AdminToken != "" && len(cfg.AdminToken) < 32 {
+		log.Warn("TWOFOLD_ADMIN_TOKEN is short: use at least 32 random characters (openssl rand -base64 32)")
+	}
 	handler := server.New(server.Deps{
 		Auth: svc, Logger: log, Metrics: metrics, Gatherer: reg,
 		Origin: cfg.Origin(), Secure: cfg.Secure(),
@@ -209,6 +212,11 @@ func sweepSessions(ctx context.Context, svc *auth.Service, log *slog.Logger) {
 				log.Warn("sweep sessions", "err", err)
 			} else if n > 0 {
 				log.Debug("swept sessions", "deleted", n)
+			}
+			if n, err := svc.SweepDevices(ctx); err != nil {
+				log.Warn("sweep trusted devices", "err", err)
+			} else if n > 0 {
+				log.Debug("swept trusted devices", "deleted", n)
 			}
 		}
 	}

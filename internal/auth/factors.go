@@ -366,6 +366,10 @@ func (s *Service) DisableTwoFactor(ctx context.Context, c Client, sess Session, 
 }
 
 func (s *Service) disable(ctx context.Context, c Client, u User, reason string) error {
+	if err := s.revokeDevices(ctx, c, u, "2fa_disabled"); err != nil {
+		return err
+	}
+	// DeleteSecondFactors also removes a device trusted meanwhile.
 	if err := s.store.DeleteSecondFactors(ctx, u.ID); err != nil {
 		return s.internal(ctx, "delete second factors", err)
 	}

@@ -271,12 +271,21 @@ type LoginResult struct {
 	// Methods lists the second factors the user can use when Status is "2fa_required".
 	Methods []string
 	Token   string
+	// Device says what to do with the browser's trusted-device cookie.
+	Device DeviceCookie
 }
 
 // Login checks an email and password. Unknown email and wrong password give
 // the same answer in about the same time.
 // Codes: invalid_request (a field missing), invalid_credentials, rate_limited.
 func (s *Service) Login(ctx context.Context, c Client, email, password string) (LoginResult, error) {
+	return s.LoginWithDevice(ctx, c, email, password, "")
+}
+
+// LoginWithDevice is Login for a browser that may hold a trusted-device
+// token (deviceToken, "" when none): with the user's correct password, a
+// valid token of their own device stands in for the second factor.
+func (s *Service) LoginWithDevice(ctx context.Context, c Client, email, password, deviceToken string) (LoginResult, error) {
 	if err := s.limit(s.authLimit, "ip:"+c.IP); err != nil {
 		return LoginResult{}, err
 	}
@@ -320,19 +329,26 @@ func (s *Service) Login(ctx context.Context, c Client, email, password string) (
 	if err != nil {
 		return LoginResult{}, err
 	}
+	var dev deviceUse
+	if len(methods) > 0 && deviceToken != "" {
+		dev = s.useTrustedDevice(ctx, c, u, deviceToken)
+	}
 	state, status := StateAuthenticated, "authenticated"
-	if len(methods) > 0 {
+	if len(methods) > 0 && !dev.trusted {
 		state, status = StatePending, "2fa_required"
 	}
 	tok, err := s.newSession(ctx, c, u.ID, state)
 	if err != nil {
 		return LoginResult{}, err
 	}
-	s.record(ctx, c, EventLoginSucceeded, u.ID, map[string]any{"second_factor_required": len(methods) > 0})
+	s.record(ctx, c, EventLoginSucceeded, u.ID, map[string]any{"second_factor_required": state == StatePending})
+	if dev.trusted {
+		s.record(ctx, c, EventLoginTrustedDevice, u.ID, map[string]any{"device_id": dev.id})
+	}
 	if state == StateAuthenticated {
 		s.signedIn(ctx, c, u)
 	}
-	return LoginResult{Status: status, User: u, Methods: methods, Token: tok}, nil
+	return LoginResult{Status: status, User: u, Methods: methods, Token: tok, Device: dev.cookie}, nil
 }
 
 // rehash upgrades a password hash made with weaker parameters; a failure is

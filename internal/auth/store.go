@@ -21,6 +21,8 @@ type Store interface {
 	SMSFactors
 	Deliveries
 	SeenClients
+	Devices
+	Accounts
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 }
@@ -135,8 +137,9 @@ type Factors interface {
 	// BackupCodesRemaining counts a user's unused backup codes.
 	BackupCodesRemaining(ctx context.Context, userID string) (int, error)
 
-	// DeleteSecondFactors removes every second factor (WebAuthn credentials
-	// too), pending setup and backup code of a user.
+	// DeleteSecondFactors removes every second factor, pending setup,
+	// backup code and trusted device of a user, in one transaction. It is the
+	// one place that knows every kind of factor: a new kind adds its tables here.
 	DeleteSecondFactors(ctx context.Context, userID string) error
 }
 

@@ -228,8 +228,23 @@ var settings = []setting{
 // Parse reads settings from args (flags of `twofold serve`) and getenv.
 // Usage and flag errors go to usage. A bad value returns *Error.
 func Parse(name string, args []string, getenv func(string) string, usage io.Writer) (Config, error) {
+	c, rest, err := ParseCommand(name, args, getenv, usage, nil)
+	if err == nil && len(rest) > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", rest[0])
+	}
+	return c, err
+}
+
+// ParseCommand is Parse for a command with flags and arguments of its own
+// besides the settings: extra, when not nil, registers its flags on the
+// same flag set, and the arguments that are not flags are returned, in
+// order (flags may come before or after them).
+func ParseCommand(name string, args []string, getenv func(string) string, usage io.Writer, extra func(*flag.FlagSet)) (Config, []string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(usage)
+	if extra != nil {
+		extra(fs)
+	}
 	raw := make([]string, len(settings))
 	for i, s := range settings {
 		def := s.def
@@ -238,29 +253,37 @@ func Parse(name string, args []string, getenv func(string) string, usage io.Writ
 		}
 		fs.StringVar(&raw[i], s.flag, def, s.usage+" ($"+s.env+")")
 	}
-	if err := fs.Parse(args); err != nil {
-		return Config{}, err
-	}
-	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return Config{}, nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		if len(args) > fs.NArg() && args[len(args)-fs.NArg()-1] == "--" {
+			rest = append(rest, fs.Args()...) // everything after "--" is an argument
+			break
+		}
+		rest, args = append(rest, fs.Arg(0)), fs.Args()[1:]
 	}
 	var c Config
 	for i, s := range settings {
 		if err := s.parse(&c, raw[i]); err != nil {
-			return Config{}, &Error{Env: s.env, Flag: s.flag, Reason: err.Error()}
+			return Config{}, nil, &Error{Env: s.env, Flag: s.flag, Reason: err.Error()}
 		}
 	}
 	if c.Database == "" {
 		c.Database, c.SQLitePath = "sqlite", filepath.Join(c.DataDir, "twofold.db")
 	}
 	if c.SMSProvider == "twilio" && (c.TwilioAccountSID == "" || c.TwilioAuthToken == "" || c.TwilioFrom == "") {
-		return Config{}, &Error{Env: "TWOFOLD_SMS_PROVIDER", Flag: "sms-provider",
+		return Config{}, nil, &Error{Env: "TWOFOLD_SMS_PROVIDER", Flag: "sms-provider",
 			Reason: "twilio needs TWOFOLD_TWILIO_ACCOUNT_SID, TWOFOLD_TWILIO_AUTH_TOKEN and TWOFOLD_TWILIO_FROM"}
 	}
 	if c.WebhookURL != "" && c.WebhookSecret == "" {
-		return Config{}, &Error{Env: "TWOFOLD_WEBHOOK_SECRET", Flag: "webhook-secret", Reason: "is required when TWOFOLD_WEBHOOK_URL is set"}
+		return Config{}, nil, &Error{Env: "TWOFOLD_WEBHOOK_SECRET", Flag: "webhook-secret", Reason: "is required when TWOFOLD_WEBHOOK_URL is set"}
 	}
-	return c, nil
+	return c, rest, nil
 }
 
 // Secure reports whether cookies get the Secure attribute (public URL is https).

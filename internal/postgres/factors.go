@@ -159,7 +159,7 @@ func (db *DB) DeleteSecondFactors(ctx context.Context, userID string) error {
 		if err := lockUser(ctx, tx, userID); err != nil {
 			return err
 		}
-		for _, table := range []string{"totp_authenticators", "totp_pending", "backup_codes", "sms_phones", "sms_pending", "sms_codes", "webauthn_credentials", "webauthn_challenges"} {
+		for _, table := range []string{"totp_authenticators", "totp_pending", "backup_codes", "sms_phones", "sms_pending", "sms_codes", "webauthn_credentials", "webauthn_challenges", "trusted_devices"} {
 			if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE user_id = $1", userID); err != nil {
 				return err
 			}

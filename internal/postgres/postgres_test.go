@@ -114,6 +114,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	}
 }
 
+// latestMigration is the highest version among the migration files.
 func TestUnreachableIsUnavailable(t *testing.T) {
 	// Nothing listens on port 1.
 	_, err := postgres.OpenNoMigrate(t.Context(), "postgres://twofold:hunter2@127.0.0.1:1/twofold?sslmode=disable", 2)

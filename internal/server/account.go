@@ -39,7 +39,7 @@ func handleLogin(a *auth.Service, d Deps) http.Handler {
 			writeError(w, err)
 			return
 		}
-		res, err := a.Login(r.Context(), client(r), in.Email, in.Password)
+		res, err := a.LoginWithDevice(r.Context(), client(r), in.Email, in.Password, deviceToken(r, d))
 		if err != nil {
 			d.Metrics.Login(string(auth.ErrorCode(err)))
 			writeError(w, err)
@@ -48,6 +48,7 @@ func handleLogin(a *auth.Service, d Deps) http.Handler {
 		d.Metrics.Login(res.Status)
 		_ = a.Logout(r.Context(), sessionToken(r))
 		setSession(w, d, res.Token)
+		setDevice(w, d, res.Device, a.Now())
 		if res.Status == "2fa_required" {
 			encode(w, http.StatusOK, map[string]any{"status": res.Status, "methods": res.Methods})
 			return

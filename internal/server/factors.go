@@ -77,6 +77,9 @@ func handleVerify(a *auth.Service, d Deps) authedHandler {
 			return
 		}
 		setSession(w, d, tok)
+		if in.RememberDevice {
+			rememberDevice(w, r, d, a, u)
+		}
 		encode(w, http.StatusOK, map[string]any{"status": "authenticated", "user": toUser(u, true)})
 	}
 }

@@ -38,6 +38,19 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /api/webauthn/register/complete", authed(handleWebAuthnRegisterComplete(a)))
 	mux.Handle("DELETE /api/webauthn/credentials/{id}", authed(handleRemoveWebAuthn(a)))
 	mux.Handle("POST /api/reauthenticate", authed(handleReauthenticate(a, d)))
+	mux.Handle("POST /api/password", authed(handleChangePassword(a, d)))
+
+	// Trusted devices.
+	mux.Handle("GET /api/devices", authed(handleDevices(a)))
+	mux.Handle("DELETE /api/devices/{id}", authed(handleRevokeDevice(a)))
+
+	// Admin (bearer token; off without one).
+	admin := requireAdmin(d.AdminToken)
+	mux.Handle("POST /api/admin/users", admin(handleAdminCreateUser(a)))
+	mux.Handle("GET /api/admin/users", admin(handleAdminUsers(a)))
+	mux.Handle("POST /api/admin/users/{id}/reset-2fa", admin(handleAdminReset2FA(a)))
+	mux.Handle("POST /api/admin/users/{id}/unlock", admin(handleAdminUnlock(a)))
+	mux.Handle("GET /api/admin/events", admin(handleAdminEvents(a)))
 
 	// Ops.
 	mux.Handle("GET /healthz", handleHealthz())

@@ -137,6 +137,9 @@ func handleWebAuthnAuthenticateComplete(a *auth.Service, d Deps) http.Handler {
 				return
 			}
 			setSession(w, d, tok)
+			if r.URL.Query().Get("remember_device") == "true" {
+				rememberDevice(w, r, d, a, u)
+			}
 			encode(w, http.StatusOK, map[string]any{"status": "authenticated", "user": toUser(u, true)})
 			return
 		}

@@ -607,3 +607,21 @@ func TestWebAuthnCeremonySpansInstances(t *testing.T) {
 		onB.do("POST", "/api/webauthn/authenticate/complete", k.sign(k.honest(opts.Raw))).want(t, 200, "")
 	})
 }
+
+func TestWebAuthnSecondFactorRemembersDevice(t *testing.T) {
+	e := newEnv(t, withDevices)
+	// Log in with password and key, asking to remember this browser.
+	c, key, _ := e.withKey(t, "third@example.com", virtualwebauthn.AuthenticatorOptions{})
+	c.do("POST", "/api/logout", nil).want(t, 204, "")
+	c.do("POST", "/api/login", map[string]string{"email": "third@example.com", "password": pw}).want(t, 200, "")
+	opts := c.do("POST", "/api/webauthn/authenticate/start", nil).want(t, 200, "")
+	c.do("POST", "/api/webauthn/authenticate/complete?remember_device=true", key.sign(key.honest(opts.Raw))).want(t, 200, "")
+	if c.cookie("twofold_device") == "" {
+		t.Fatal("no twofold_device cookie after remember_device=true")
+	}
+	c.do("POST", "/api/logout", nil).want(t, 204, "")
+	r := c.do("POST", "/api/login", map[string]string{"email": "third@example.com", "password": pw}).want(t, 200, "")
+	if r.Body["status"] != "authenticated" {
+		t.Errorf("login on the remembered device: status %v, want authenticated", r.Body["status"])
+	}
+}

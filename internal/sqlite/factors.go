@@ -148,7 +148,7 @@ func (db *DB) BackupCodesRemaining(ctx context.Context, userID string) (int, err
 // DeleteSecondFactors implements auth.Factors.
 func (db *DB) DeleteSecondFactors(ctx context.Context, userID string) error {
 	return db.tx(ctx, "delete second factors", func(tx *sql.Tx) error {
-		for _, table := range []string{"totp_authenticators", "totp_pending", "backup_codes", "sms_phones", "sms_pending", "sms_codes", "webauthn_credentials", "webauthn_challenges"} {
+		for _, table := range []string{"totp_authenticators", "totp_pending", "backup_codes", "sms_phones", "sms_pending", "sms_codes", "webauthn_credentials", "webauthn_challenges", "trusted_devices"} {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE user_id = ?", userID); err != nil {
 				return err
 			}

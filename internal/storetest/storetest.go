@@ -32,6 +32,9 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"SMSConcurrency", smsConcurrencyCases},
 		{"WebAuthn", webauthnCases},
 		{"WebAuthnConcurrency", webauthnRaceCases},
+		{"Devices", deviceCases},
+		{"Accounts", accountCases},
+		{"DeviceRaces", deviceRaceCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

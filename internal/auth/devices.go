@@ -1,0 +1,198 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// DeviceCookie tells the HTTP layer what to do with the browser's
+// trusted-device cookie after a login.
+type DeviceCookie struct {
+	// Token, when set, is the device's new token, valid until ExpiresAt.
+	Token     string
+	ExpiresAt time.Time
+	// Clear asks to drop the cookie: it names no usable device.
+	Clear bool
+}
+
+// deviceUse is the outcome of presenting a trusted-device token at login.
+type deviceUse struct {
+	trusted bool
+	id      string
+	cookie  DeviceCookie
+}
+
+// useTrustedDevice checks the trusted-device token that came with u's
+// correct password. A current, unexpired token of u's own device vouches for
+// the second factor and is rotated (one conditional update: a token is used
+// once, however many requests present it). A token the device had before a
+// rotation means its cookie was copied: the device is revoked, every session
+// of the user ended (whoever used the copy may hold one) and the user alerted. Another user's token is ignored and left alone, so it neither lets
+// anyone in nor lets them revoke the device. A trusted device is accepted
+// during a second-factor lockout, and leaves the failure count as it is: the
+// lockout bounds guessing of codes, and a 256-bit token that only the user's
+// browser holds cannot be guessed (docs/behaviour.md).
+func (s *Service) useTrustedDevice(ctx context.Context, c Client, u User, token string) deviceUse {
+	if len(token) > 128 {
+		return deviceUse{cookie: DeviceCookie{Clear: true}}
+	}
+	hash := HashToken(token)
+	d, stale, err := s.store.TrustedDeviceByToken(ctx, hash)
+	if errors.Is(err, ErrNotFound) {
+		return deviceUse{cookie: DeviceCookie{Clear: true}}
+	}
+	if err != nil {
+		// Fall back to asking for the second factor.
+		s.log.ErrorContext(ctx, "find trusted device", "err", err)
+		return deviceUse{}
+	}
+	if d.UserID != u.ID {
+		return deviceUse{}
+	}
+	now := s.now()
+	if stale {
+		// Whoever used the copy may hold a session from it: end them all.
+		ctx := context.WithoutCancel(ctx)
+		if err := s.store.DeleteTrustedDevice(ctx, u.ID, d.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			s.log.ErrorContext(ctx, "revoke trusted device", "err", err)
+		}
+		if err := s.store.DeleteUserSessions(ctx, u.ID, ""); err != nil {
+			s.log.ErrorContext(ctx, "end sessions after a copied device token", "err", err)
+		}
+		s.record(ctx, c, EventDeviceRevoked, u.ID, map[string]any{"id": d.ID, "name": d.Name, "reason": "old_token_reused", "sessions_ended": true})
+		s.RaiseAlert(ctx, u, c, Alert{Type: EventDeviceRevoked, Subject: "A remembered device was revoked", What: "A sign-in presented an old token of your remembered device \"" + d.Name + "\", so its cookie was probably copied. " +
+			"The device is no longer remembered, you were signed out everywhere, and the next sign-in asks for your second factor"})
+		return deviceUse{cookie: DeviceCookie{Clear: true}}
+	}
+	if !d.ExpiresAt.After(now) {
+		return deviceUse{cookie: DeviceCookie{Clear: true}}
+	}
+	next, nextHash, err := s.newToken()
+	if err != nil {
+		s.log.ErrorContext(ctx, "new device token", "err", err)
+		return deviceUse{}
+	}
+	won, err := s.store.RotateTrustedDevice(ctx, d.ID, hash, nextHash, now)
+	if err != nil {
+		s.log.ErrorContext(ctx, "rotate trusted device", "err", err)
+		return deviceUse{}
+	}
+	if !won {
+		// Another request used this token at the same moment; whichever
+		// browser kept the old token is caught at its next use.
+		return deviceUse{}
+	}
+	return deviceUse{trusted: true, id: d.ID, cookie: DeviceCookie{Token: next, ExpiresAt: d.ExpiresAt}}
+}
+
+// TrustDevice remembers u's browser for ttl. Call it only right after a
+// successful second factor; the returned token goes into the browser's
+// cookie, and a later password login presenting it needs no second factor.
+func (s *Service) TrustDevice(ctx context.Context, c Client, u User, ttl time.Duration) (DeviceCookie, error) {
+	tok, hash, err := s.newToken()
+	if err != nil {
+		return DeviceCookie{}, s.internal(ctx, "new device token", err)
+	}
+	now := s.now()
+	d := TrustedDevice{
+		ID: s.newID(now), UserID: u.ID, TokenHash: hash, Name: deviceName(c.UserAgent),
+		CreatedAt: now, ExpiresAt: now.Add(ttl),
+	}
+	if err := s.store.AddTrustedDevice(ctx, d); err != nil {
+		return DeviceCookie{}, s.internal(ctx, "add trusted device", err)
+	}
+	s.record(ctx, c, EventDeviceTrusted, u.ID, map[string]any{"id": d.ID, "name": d.Name, "expires_at": d.ExpiresAt.UTC().Format(time.RFC3339)})
+	return DeviceCookie{Token: tok, ExpiresAt: d.ExpiresAt}, nil
+}
+
+// Devices lists u's trusted devices that have not expired, oldest first.
+func (s *Service) Devices(ctx context.Context, u User) ([]TrustedDevice, error) {
+	ds, err := s.store.TrustedDevices(ctx, u.ID)
+	if err != nil {
+		return nil, s.internal(ctx, "list trusted devices", err)
+	}
+	now := s.now()
+	out := []TrustedDevice{}
+	for _, d := range ds {
+		if d.ExpiresAt.After(now) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// RevokeDevice forgets one of u's trusted devices. Code: not_found.
+func (s *Service) RevokeDevice(ctx context.Context, c Client, u User, id string) error {
+	if err := s.store.DeleteTrustedDevice(ctx, u.ID, id); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Errorf(CodeNotFound, "no such device")
+		}
+		return s.internal(ctx, "delete trusted device", err)
+	}
+	s.record(ctx, c, EventDeviceRevoked, u.ID, map[string]any{"id": id, "reason": "user"})
+	return nil
+}
+
+// revokeDevices forgets every trusted device of u, recording why.
+func (s *Service) revokeDevices(ctx context.Context, c Client, u User, reason string) error {
+	n, err := s.store.DeleteTrustedDevices(ctx, u.ID)
+	if err != nil {
+		return s.internal(ctx, "delete trusted devices", err)
+	}
+	if n > 0 {
+		s.record(ctx, c, EventDeviceRevoked, u.ID, map[string]any{"count": n, "reason": reason})
+	}
+	return nil
+}
+
+// SweepDevices deletes expired trusted devices and returns how many.
+func (s *Service) SweepDevices(ctx context.Context) (int, error) {
+	return s.store.DeleteExpiredTrustedDevices(ctx, s.now())
+}
+
+// deviceName describes a browser from its User-Agent, for the device list:
+// "Firefox on Linux". It never needs to be exact.
+func deviceName(ua string) string {
+	browser := firstMatch(ua, [][2]string{
+		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"}, {"FxiOS/", "Firefox"},
+		{"CriOS/", "Chrome"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"},
+	})
+	system := firstMatch(ua, [][2]string{
+		{"Android", "Android"}, {"iPhone", "iOS"}, {"iPad", "iPadOS"}, {"CrOS", "ChromeOS"},
+		{"Windows", "Windows"}, {"Mac OS X", "macOS"}, {"Linux", "Linux"},
+	})
+	switch {
+	case browser != "" && system != "":
+		return browser + " on " + system
+	case browser != "":
+		return browser
+	case system != "":
+		return "Browser on " + system
+	}
+	// Otherwise the product token ("curl/8.11.0"), without control characters.
+	if f := strings.Fields(ua); len(f) > 0 {
+		if name := truncate(strings.Map(dropControl, f[0]), 40); name != "" {
+			return name
+		}
+	}
+	return "Unknown browser"
+}
+
+func dropControl(r rune) rune {
+	if unicode.IsControl(r) {
+		return -1
+	}
+	return r
+}
+
+func firstMatch(s string, pairs [][2]string) string {
+	for _, p := range pairs {
+		if strings.Contains(s, p[0]) {
+			return p[1]
+		}
+	}
+	return ""
+}

@@ -1,0 +1,54 @@
+package auth
+
+import (
+	"context"
+	"time"
+)
+
+// TrustedDevice is a browser a user chose to remember after a second factor
+// ("remember this device"). Its token is given to the browser once, as a
+// cookie, and stored only as TokenHash; every use rotates it.
+type TrustedDevice struct {
+	ID         string
+	UserID     string
+	TokenHash  string
+	Name       string
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	ExpiresAt  time.Time
+}
+
+// Devices stores trusted devices.
+type Devices interface {
+	// AddTrustedDevice inserts d.
+	AddTrustedDevice(ctx context.Context, d TrustedDevice) error
+	// TrustedDeviceByToken finds the device whose current token hash is
+	// tokenHash (stale false) or, failing that, the device that had
+	// tokenHash before a rotation (stale true). ErrNotFound.
+	TrustedDeviceByToken(ctx context.Context, tokenHash string) (d TrustedDevice, stale bool, err error)
+	// RotateTrustedDevice replaces device id's token hash with newHash and
+	// records its use at at, but only while its token hash is still oldHash
+	// (one conditional update, so a token is used once however many requests
+	// present it). oldHash is kept as a retired hash of the device, for
+	// TrustedDeviceByToken. false when it lost.
+	RotateTrustedDevice(ctx context.Context, id, oldHash, newHash string, at time.Time) (bool, error)
+	// TrustedDevices lists a user's devices, oldest first.
+	TrustedDevices(ctx context.Context, userID string) ([]TrustedDevice, error)
+	// DeleteTrustedDevice removes device id of userID. ErrNotFound.
+	DeleteTrustedDevice(ctx context.Context, userID, id string) error
+	// DeleteTrustedDevices removes every device of a user and returns how many.
+	DeleteTrustedDevices(ctx context.Context, userID string) (int, error)
+	// DeleteExpiredTrustedDevices removes devices that expired before
+	// before (with their retired hashes) and returns how many.
+	DeleteExpiredTrustedDevices(ctx context.Context, before time.Time) (int, error)
+}
+
+// Accounts holds what administrators need beyond Users.
+type Accounts interface {
+	// ListUsers lists users with an id after afterID ("" for the first),
+	// in id (creation) order, at most limit.
+	ListUsers(ctx context.Context, afterID string, limit int) ([]User, error)
+	// ClearAttempts sets a user's failure count to 0 and lifts any lockout,
+	// whatever they are. ErrNotFound.
+	ClearAttempts(ctx context.Context, userID string) error
+}
