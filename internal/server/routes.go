@@ -30,6 +30,9 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /api/2fa/disable", authed(handleDisable(a)))
 	mux.Handle("POST /api/reauthenticate", authed(handleReauthenticate(a, d)))
 
+	// Web UI: /, /signup, /login, /login/2fa, /logout, /settings/... (see web.Pages.Routes).
+	addPages(mux, d)
+
 	// Ops.
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(a))
