@@ -69,12 +69,31 @@ func upperFirst(s string) string {
 	return string(s[0]-'a'+'A') + s[1:]
 }
 
-// eventText is how the audit log's event types read in "Recent activity".
-func eventText(typ string) string {
-	if t, ok := eventTexts[typ]; ok {
-		return t
+// eventText is how an audit-log event reads in "Recent activity": its type
+// in words, and the second factor it concerned.
+func eventText(e auth.Event) string {
+	t, ok := eventTexts[e.Type]
+	if !ok {
+		t = e.Type
 	}
-	return typ
+	if m, ok := e.Detail["method"].(string); ok && methodNames[m] != "" {
+		t += " (" + methodNames[m] + ")"
+	}
+	if e.Detail["purpose"] == "reauthenticate" {
+		t += " to confirm a change"
+	}
+	if left, ok := e.Detail["remaining"]; ok && e.Type == auth.EventBackupCodeUsed {
+		t += fmt.Sprintf(", %v left", left)
+	}
+	return t
+}
+
+// methodNames say what each second-factor method is.
+var methodNames = map[string]string{
+	auth.MethodTOTP:       "authenticator app",
+	auth.MethodBackupCode: "backup code",
+	auth.MethodSMS:        "text message",
+	auth.MethodWebAuthn:   "security key or passkey",
 }
 
 var eventTexts = map[string]string{

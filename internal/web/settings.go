@@ -248,9 +248,6 @@ func (p *Pages) renderReauth(w http.ResponseWriter, r *http.Request, status int,
 	case v.HasBackupCodes:
 		v.Method = auth.MethodBackupCode
 	}
-	if msg == "" {
-		msg = p.message(auth.Errorf(auth.CodeReauthRequired, ""))
-	}
 	p.render(w, r, status, "reauth", page{Title: "Confirm it is you", Email: u.Email, SignedIn: true, Error: msg, Data: v})
 }
 

@@ -91,7 +91,7 @@ func New(d Deps) (*Pages, error) {
 		"isoTime":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"groupKey":  groupKey,
 		"eventText": eventText,
-		"shortUA":   shortUA,
+		"device":    device,
 	}
 	for _, name := range pageNames {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/_*.html", "templates/"+name+".html")
@@ -170,19 +170,43 @@ func groupKey(k string) string {
 	return b.String()
 }
 
-// shortUA is a user agent cut to what fits a line.
-func shortUA(ua string) string {
+// device names the browser and system of a user agent ("Firefox on
+// Windows"), or gives the user agent cut short when it is not recognised.
+func device(ua string) string {
 	if ua == "" {
 		return "unknown browser"
 	}
-	if len(ua) > 80 {
-		cut := 80
-		for cut > 0 && !utf8RuneStart(ua[cut]) {
-			cut--
-		}
-		return ua[:cut] + "…"
+	browser := firstMatch(ua, [][2]string{
+		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"}, {"FxiOS/", "Firefox"},
+		{"HeadlessChrome/", "Headless Chrome"}, {"Chrome/", "Chrome"}, {"CriOS/", "Chrome"},
+		{"Safari/", "Safari"}, {"curl/", "curl"},
+	})
+	system := firstMatch(ua, [][2]string{
+		{"Windows", "Windows"}, {"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Android", "Android"},
+		{"Mac OS X", "macOS"}, {"CrOS", "ChromeOS"}, {"Linux", "Linux"},
+	})
+	switch {
+	case browser != "" && system != "":
+		return browser + " on " + system
+	case browser != "":
+		return browser
 	}
-	return ua
+	const n = 60
+	if len(ua) <= n {
+		return ua
+	}
+	cut := n
+	for cut > 0 && ua[cut]&0xC0 == 0x80 { // not inside a UTF-8 sequence
+		cut--
+	}
+	return ua[:cut] + "…"
 }
 
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+func firstMatch(s string, table [][2]string) string {
+	for _, e := range table {
+		if strings.Contains(s, e[0]) {
+			return e[1]
+		}
+	}
+	return ""
+}
