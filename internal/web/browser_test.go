@@ -456,3 +456,60 @@ func screenshot(t *testing.T, b *tab, name string) {
 		t.Fatal(err)
 	}
 }
+
+// press sends keys to the focused element.
+func (b *tab) press(keys string) {
+	b.t.Helper()
+	b.do(chromedp.KeyEvent(keys))
+}
+
+// focused describes the focused element: its id, or its tag and text.
+func (b *tab) focused() string {
+	b.t.Helper()
+	return run(b, chromedp.Evaluate[string](`(e => e.id || e.tagName.toLowerCase() + ":" + e.textContent.trim())(document.activeElement)`))
+}
+
+func TestBrowserKeyboardOnlySignIn(t *testing.T) {
+	s := newSite(t)
+	a := s.enroll("keys@example.com")
+	b := s.tab(t)
+
+	b.open("/login")
+	if got := b.focused(); got != "email" {
+		t.Fatalf("focus starts on %q, want the email field", got)
+	}
+	b.press(a.email)
+	b.press("\t")
+	if got := b.focused(); got != "password" {
+		t.Fatalf("Tab from email goes to %q, want the password field", got)
+	}
+	b.press(pw)
+	b.press("\t")
+	if got := b.focused(); got != "button:Continue" {
+		t.Fatalf("Tab from password goes to %q, want the Continue button", got)
+	}
+	if !b.eval(`getComputedStyle(document.activeElement).outlineStyle === "solid" && parseFloat(getComputedStyle(document.activeElement).outlineWidth) >= 2`) {
+		t.Error("the focused button has no visible focus ring")
+	}
+	if _, err := chromedp.RunResponse(b.ctx, chromedp.KeyEvent("\r")); err != nil {
+		t.Fatal(err)
+	}
+	b.wantPath("/login/2fa")
+	if got := b.focused(); got != "code" {
+		t.Fatalf("focus starts on %q, want the code box", got)
+	}
+	b.press(s.code(a.key))
+	if _, err := chromedp.RunResponse(b.ctx, chromedp.KeyEvent("\r")); err != nil {
+		t.Fatal(err)
+	}
+	b.wantPath("/settings")
+
+	// The first Tab on a page reaches the skip link, which becomes visible.
+	b.press("\t")
+	if got := b.focused(); got != "a:Skip to content" {
+		t.Fatalf("first Tab goes to %q, want the skip link", got)
+	}
+	if !b.eval(`document.activeElement.getBoundingClientRect().top >= 0`) {
+		t.Error("the focused skip link is off screen")
+	}
+}
