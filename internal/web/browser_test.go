@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
@@ -511,5 +512,52 @@ func TestBrowserKeyboardOnlySignIn(t *testing.T) {
 	}
 	if !b.eval(`document.activeElement.getBoundingClientRect().top >= 0`) {
 		t.Error("the focused skip link is off screen")
+	}
+}
+
+func TestBrowserCopyButtonsPutTheKeyAndCodesOnTheClipboard(t *testing.T) {
+	s := newSite(t)
+	b := s.tab(t)
+	for _, name := range []string{"clipboard-read", "clipboard-write"} {
+		_, err := chromedp.CallBrowser(b.ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+			Permission: &cdpbrowser.PermissionDescriptor{Name: name}, Setting: cdpbrowser.PermissionSettingGranted,
+			Origin: s.URL, BrowserContextID: chromedp.FromContext(b.ctx).BrowserContextID,
+		})
+		if err != nil {
+			t.Fatalf("grant %s: %v", name, err)
+		}
+	}
+	clipboard := func() string {
+		t.Helper()
+		return run(b, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+	}
+	copied := func() {
+		t.Helper()
+		ok := run(b, chromedp.Poll[bool](`document.querySelector("[data-status]").textContent === "Copied to the clipboard."`,
+			chromedp.WithPollingTimeout(5*time.Second)))
+		if !ok {
+			t.Fatal("no \"Copied\" message")
+		}
+	}
+
+	b.open("/signup")
+	b.fill("email", "copy@example.com")
+	b.fill("password", pw)
+	b.submit(`form[action="/signup"] button[type=submit]`)
+	b.submit(`form[action="/settings/totp"] button[type=submit]`)
+	key := strings.ReplaceAll(b.text("#manual-key"), " ", "")
+	b.do(chromedp.Click(chromedp.CSS(`[data-copy="manual-key"]`)))
+	copied()
+	if clipboard() != key {
+		t.Fatal("the clipboard does not hold the manual key")
+	}
+
+	b.fill("code", s.code(key))
+	b.submit(`form[action="/settings/totp/confirm"] button[type=submit]`)
+	codes := run(b, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#backup-codes li")].map(li => li.textContent.trim())`))
+	b.do(chromedp.Click(chromedp.CSS(`[data-copy="backup-codes"]`)))
+	copied()
+	if clipboard() != strings.Join(codes, "\n") {
+		t.Fatal("the clipboard does not hold the backup codes, one a line")
 	}
 }

@@ -420,3 +420,31 @@ func TestStaticFiles(t *testing.T) {
 		t.Error("a path outside static/ was served")
 	}
 }
+
+func TestReauthenticationCarriesWhichFactorToRemove(t *testing.T) {
+	s := newSite(t)
+	a := s.enroll("carry@example.com")
+	settings := a.b.get("/settings").Body
+	i := strings.Index(settings, `action="/settings/totp/`)
+	path := settings[i+len(`action="`):]
+	path = path[:strings.IndexByte(path, '"')]
+	id := strings.TrimSuffix(strings.TrimPrefix(path, "/settings/totp/"), "/remove")
+
+	s.Clock.Advance(auth.RecentAuthWindow + time.Minute)
+	r := a.b.post(path)
+	r.wantPage(t, 403, `name="id" value="`+id+`"`)
+	a.b.post("/settings/reauth", "action", "totp-remove", "id", id, "password", pw, "method", "backup_code", "code", a.codes[0]).
+		wantRedirect(t, "/settings?done=totp_removed")
+}
+
+func TestReauthenticationWithoutSecondFactorNeedsOnlyThePassword(t *testing.T) {
+	s := newSite(t)
+	b := s.signup("plain@example.com")
+	s.Clock.Advance(auth.RecentAuthWindow + time.Minute)
+	r := b.post("/settings/totp", "name", "Tablet")
+	r.wantPage(t, 403, `name="name" value="Tablet"`)
+	if strings.Contains(r.Body, `name="code"`) {
+		t.Error("the prompt asks for a code from an account without a second factor")
+	}
+	b.post("/settings/reauth", "action", "totp-setup", "name", "Tablet", "password", pw).wantPage(t, 200, "Add an authenticator app")
+}
