@@ -25,7 +25,7 @@ func (p *Pages) message(err error) string {
 		return fmt.Sprintf("Too many wrong codes, so codes are not accepted for now, to protect your account. "+
 			"Try again after %s (%s from now).", until.UTC().Format("15:04 UTC on 2 Jan"), roughly(e.RetryAfter))
 	case auth.CodeRateLimited:
-		return fmt.Sprintf("Too many attempts from your network. Wait %s and try again.", roughly(e.RetryAfter))
+		return fmt.Sprintf("Too many attempts in a short time. Wait %s and try again.", roughly(e.RetryAfter))
 	case auth.CodeEmailTaken:
 		return "An account with that email already exists. Sign in instead, or use another address."
 	case auth.CodeReauthRequired:

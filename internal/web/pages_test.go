@@ -221,7 +221,7 @@ func TestRateLimitIsExplained(t *testing.T) {
 	b.post("/login/2fa", "method", "totp", "code", "000000")
 	b.post("/login/2fa", "method", "totp", "code", "000001")
 	r := b.post("/login/2fa", "method", "totp", "code", "000002")
-	r.wantPage(t, 429, "Too many attempts from your network")
+	r.wantPage(t, 429, "Too many attempts in a short time")
 	if !strings.Contains(r.alert(), "seconds") {
 		t.Fatalf("rate-limit message %q, want how long to wait", r.alert())
 	}
@@ -447,4 +447,11 @@ func TestReauthenticationWithoutSecondFactorNeedsOnlyThePassword(t *testing.T) {
 		t.Error("the prompt asks for a code from an account without a second factor")
 	}
 	b.post("/settings/reauth", "action", "totp-setup", "name", "Tablet", "password", pw).wantPage(t, 200, "Add an authenticator app")
+}
+
+func TestOversizedFormIsRefused(t *testing.T) {
+	s := newSite(t)
+	big := strings.Repeat("a", 70<<10)
+	s.browser().post("/login", "email", "x@example.com", "password", big).wantPage(t, 400, "The form could not be read")
+	s.signup("big@example.com").post("/settings/totp", "name", big).wantPage(t, 400, "The form could not be read")
 }
