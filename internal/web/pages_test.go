@@ -136,8 +136,7 @@ func attr(n *html.Node, key string) string {
 
 func TestFormsUseTheSpecFieldNames(t *testing.T) {
 	s := newSite(t)
-	a := s.enroll("names@example.com")
-	_ = a
+	s.enroll("names@example.com")
 	b := s.browser()
 	for _, name := range []string{`name="email"`, `name="password"`} {
 		b.get("/login").wantPage(t, 200, name)
