@@ -58,12 +58,7 @@ func (s *Service) SetupTOTP(ctx context.Context, sess Session, u User, name stri
 	if err := s.store.PutPendingTOTP(ctx, p); err != nil {
 		return TOTPSetup{}, s.internal(ctx, "store pending totp", err)
 	}
-	uri := totp.URI(s.issuer, u.Email, secret, totp.Default)
-	png, err := totp.QRCode(uri)
-	if err != nil {
-		return TOTPSetup{}, s.internal(ctx, "draw qr code", err)
-	}
-	return TOTPSetup{URI: uri, ManualKey: totp.EncodeSecret(secret), QRCode: totp.DataURI(png)}, nil
+	return s.totpSetup(ctx, u, secret)
 }
 
 // Enabled is the outcome of confirming a new second factor.

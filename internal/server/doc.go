@@ -1,3 +1,4 @@
 // Package server is twofold's HTTP interface: the JSON API of SPEC §3, the ops
-// endpoints, and the middleware every request passes through.
+// endpoints, the web UI's pages (package web, mounted in routes.go), and the
+// middleware every request passes through.
 package server

@@ -64,13 +64,7 @@ func writeError(w http.ResponseWriter, err error) {
 	if e == nil {
 		e = auth.Errorf(auth.CodeInternal, "something went wrong on our side")
 	}
-	status, ok := statusOf[e.Code]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
-	if e.Code == auth.CodeInvalidCode && e.Setup {
-		status = http.StatusBadRequest
-	}
+	status := statusFor(e)
 	if e.Code == auth.CodeRateLimited || e.Code == auth.CodeLocked {
 		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(e.RetryAfter)))
 	}

@@ -52,6 +52,9 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /api/admin/users/{id}/unlock", admin(handleAdminUnlock(a)))
 	mux.Handle("GET /api/admin/events", admin(handleAdminEvents(a)))
 
+	// Web UI: /, /signup, /login, /login/2fa, /logout, /settings/... (see web.Pages.Routes).
+	addPages(mux, d)
+
 	// Ops.
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(a))

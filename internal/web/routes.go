@@ -1,0 +1,41 @@
+package web
+
+import "net/http"
+
+// Routes adds every page of the web UI to mux. State changes are POST only
+// (the server's cross-origin protection covers them); GETs change nothing.
+func (p *Pages) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /{$}", p.handleRoot)
+	mux.Handle("GET /static/{file...}", serveStatic())
+
+	// Sign-up, login, second factor, logout.
+	mux.HandleFunc("GET /signup", p.handleSignupPage)
+	mux.HandleFunc("POST /signup", p.handleSignup)
+	mux.HandleFunc("GET /login", p.handleLoginPage)
+	mux.HandleFunc("POST /login", p.handleLogin)
+	mux.HandleFunc("GET /login/2fa", p.pending(p.handleTwoFAPage))
+	mux.HandleFunc("POST /login/2fa", p.pending(p.handleTwoFA))
+	mux.HandleFunc("POST /logout", p.handleLogout)
+
+	// Settings. Changes that need recent authentication go through p.act,
+	// which shows the re-authentication prompt when the service asks for it.
+	mux.HandleFunc("GET /settings", p.authed(p.handleSettings))
+	mux.HandleFunc("POST /settings/totp", p.authed(p.act(func(r *http.Request) action {
+		return action{Kind: actTOTPSetup, Name: r.PostFormValue("name")}
+	})))
+	mux.HandleFunc("GET /settings/totp", p.authed(p.act(func(*http.Request) action { return action{Kind: actTOTPResume} })))
+	mux.HandleFunc("POST /settings/totp/confirm", p.authed(p.handleTOTPConfirm))
+	mux.HandleFunc("POST /settings/totp/{id}/remove", p.authed(p.act(func(r *http.Request) action {
+		return action{Kind: actTOTPRemove, ID: r.PathValue("id")}
+	})))
+	mux.HandleFunc("POST /settings/backup-codes", p.authed(p.act(func(*http.Request) action { return action{Kind: actBackupCodes} })))
+	mux.HandleFunc("POST /settings/reauth", p.authed(p.handleReauth))
+
+	// Hooks for features built on other branches (see docs/behaviour.md, "Web UI"):
+	//   issue 5 (WebAuthn): settings actions "webauthn-remove" and the JS
+	//     ceremonies, which call the JSON API directly from static/webauthn.js;
+	//   issue 6 (SMS): POST /login/2fa/send, POST /settings/phone,
+	//     POST /settings/phone/confirm, action "sms-remove";
+	//   issue 7 (trusted devices, password): remember_device on POST
+	//     /login/2fa, action "device-revoke", POST /settings/password.
+}
