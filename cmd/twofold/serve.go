@@ -174,9 +174,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	if cfg.LockoutThreshold > 100 {
-		log.Warn("TWOFOLD_LOCKOUT_THRESHOLD is above 100, the most NIST SP 800-63B allows: use this for load tests only", "threshold", cfg.LockoutThreshold)
-	}
 	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.Origin(), "database", cfg.Database)
 
 	go sweepSessions(ctx, svc, log)

@@ -142,8 +142,8 @@ var settings = []setting{
 		c.TOTPSkew, err = intIn(v, 0, 10)
 		return err
 	}},
-	{"lockout-threshold", "TWOFOLD_LOCKOUT_THRESHOLD", "5", "consecutive failed second-factor attempts before lockout (1..100; more only for load tests)", func(c *Config, v string) (err error) {
-		c.LockoutThreshold, err = intIn(v, 1, 1_000_000)
+	{"lockout-threshold", "TWOFOLD_LOCKOUT_THRESHOLD", "5", "consecutive failed second-factor attempts before lockout (1..100)", func(c *Config, v string) (err error) {
+		c.LockoutThreshold, err = intIn(v, 1, 100)
 		return err
 	}},
 	{"lockout-duration", "TWOFOLD_LOCKOUT_DURATION", "15m", "how long the first lockout lasts (doubling after, capped at 24h)", func(c *Config, v string) (err error) {
@@ -225,6 +225,14 @@ var settings = []setting{
 	}},
 }
 
+// secret names the settings whose values may hold a password, token or key:
+// their environment values are never printed (not even as a flag's default
+// in --help or a usage error).
+var secret = map[string]bool{
+	"database-url": true, "encryption-key": true, "admin-token": true,
+	"twilio-auth-token": true, "smtp-url": true, "webhook-secret": true,
+}
+
 // Parse reads settings from args (flags of `twofold serve`) and getenv.
 // Usage and flag errors go to usage. A bad value returns *Error.
 func Parse(name string, args []string, getenv func(string) string, usage io.Writer) (Config, error) {
@@ -248,7 +256,7 @@ func ParseCommand(name string, args []string, getenv func(string) string, usage 
 	raw := make([]string, len(settings))
 	for i, s := range settings {
 		def := s.def
-		if v, ok := lookup(getenv, s.env); ok {
+		if v, ok := lookup(getenv, s.env); ok && !secret[s.flag] {
 			def = v
 		}
 		fs.StringVar(&raw[i], s.flag, def, s.usage+" ($"+s.env+")")
@@ -266,6 +274,15 @@ func ParseCommand(name string, args []string, getenv func(string) string, usage 
 			break
 		}
 		rest, args = append(rest, fs.Arg(0)), fs.Args()[1:]
+	}
+	// A secret's environment value is read only now, so that it never shows
+	// as a flag's default in usage text.
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for i, s := range settings {
+		if v, ok := lookup(getenv, s.env); ok && secret[s.flag] && !given[s.flag] {
+			raw[i] = v
+		}
 	}
 	var c Config
 	for i, s := range settings {

@@ -107,3 +107,52 @@ func TestTrustedProxies(t *testing.T) {
 		t.Fatalf("got %v, want a config.Error naming TWOFOLD_TRUSTED_PROXIES and the bad entry", err)
 	}
 }
+
+func TestSecretsNeverInUsageText(t *testing.T) {
+	secrets := map[string]string{
+		"TWOFOLD_DATABASE_URL":      "postgres://u:DBPASSWORD@db/x",
+		"TWOFOLD_ENCRYPTION_KEY":    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+		"TWOFOLD_ADMIN_TOKEN":       "ADMINTOKEN",
+		"TWOFOLD_TWILIO_AUTH_TOKEN": "TWILIOTOKEN",
+		"TWOFOLD_SMTP_URL":          "smtp://u:SMTPPASSWORD@mail:25",
+		"TWOFOLD_WEBHOOK_SECRET":    "WEBHOOKSECRET",
+	}
+	for _, args := range [][]string{{"--help"}, {"--no-such-flag"}, {"--lockout-threshold", "x"}} {
+		var out strings.Builder
+		_, err := config.Parse("serve", args, env(secrets), &out)
+		text := out.String()
+		if err != nil {
+			text += err.Error()
+		}
+		for k, v := range secrets {
+			if strings.Contains(text, v) || strings.Contains(text, "PASSWORD") {
+				t.Errorf("%v: the output shows the value of %s", args, k)
+			}
+		}
+	}
+	// The values still apply.
+	c, err := config.Parse("serve", nil, env(secrets), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AdminToken != "ADMINTOKEN" || c.WebhookSecret != "WEBHOOKSECRET" || c.TwilioAuthToken != "TWILIOTOKEN" ||
+		c.DatabaseURL != secrets["TWOFOLD_DATABASE_URL"] || len(c.EncryptionKeys) != 1 || c.SMTPURL == nil {
+		t.Errorf("secret settings from the environment were not applied")
+	}
+	// A flag still wins over the environment.
+	c, err = config.Parse("serve", []string{"--admin-token", "FROMFLAG"}, env(secrets), io.Discard)
+	if err != nil || c.AdminToken != "FROMFLAG" {
+		t.Errorf("flag did not win over the environment for a secret setting")
+	}
+}
+
+func TestLockoutThresholdAtMost100(t *testing.T) {
+	var ce *config.Error
+	_, err := config.Parse("serve", []string{"--lockout-threshold", "101"}, env(nil), io.Discard)
+	if !errors.As(err, &ce) || ce.Env != "TWOFOLD_LOCKOUT_THRESHOLD" {
+		t.Fatalf("threshold 101: got %v, want a config.Error (NIST SP 800-63B caps it at 100)", err)
+	}
+	if c, err := config.Parse("serve", []string{"--lockout-threshold", "100"}, env(nil), io.Discard); err != nil || c.LockoutThreshold != 100 {
+		t.Errorf("threshold 100 refused: %v", err)
+	}
+}
