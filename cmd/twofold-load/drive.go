@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"math"
 	"sort"
 	"sync"
@@ -15,12 +16,18 @@ type request func(ctx context.Context) (status int, err error)
 // work gives each client its own request function (its own session, user, ...).
 type work func(client int) request
 
+// errExhausted is what a client's request function returns when it has
+// used up what set-up prepared for it; the client stops.
+var errExhausted = errors.New("prepared sessions used up")
+
 // result is what a run measured.
 type result struct {
-	elapsed  time.Duration
-	latency  *histogram
-	statuses map[int]int
-	errors   map[string]int
+	// exhausted counts clients that stopped early for lack of prepared sessions.
+	exhausted int
+	elapsed   time.Duration
+	latency   *histogram
+	statuses  map[int]int
+	errors    map[string]int
 }
 
 // drive runs o.concurrency clients until o.duration passes, o.requests have
@@ -30,9 +37,10 @@ func drive(ctx context.Context, o options, w work) result {
 	defer cancel()
 	var sent atomic.Int64
 	type local struct {
-		h        histogram
-		statuses map[int]int
-		errors   map[string]int
+		exhausted bool
+		h         histogram
+		statuses  map[int]int
+		errors    map[string]int
 	}
 	locals := make([]*local, o.concurrency)
 	var wg sync.WaitGroup
@@ -50,6 +58,10 @@ func drive(ctx context.Context, o options, w work) result {
 				}
 				t0 := time.Now()
 				status, err := req(ctx)
+				if errors.Is(err, errExhausted) {
+					l.exhausted = true
+					return
+				}
 				if ctx.Err() != nil && err != nil {
 					return // cut off by the end of the run: not an error of the server
 				}
@@ -65,6 +77,9 @@ func drive(ctx context.Context, o options, w work) result {
 	wg.Wait()
 	r := result{elapsed: time.Since(start), latency: &histogram{}, statuses: map[int]int{}, errors: map[string]int{}}
 	for _, l := range locals {
+		if l.exhausted {
+			r.exhausted++
+		}
 		r.latency.merge(&l.h)
 		for k, v := range l.statuses {
 			r.statuses[k] += v

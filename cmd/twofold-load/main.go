@@ -8,9 +8,10 @@
 //
 //	health         GET /healthz
 //	login          password-only logins of users without a second factor
-//	verify-reject  wrong TOTP codes from many pending sessions (start the
-//	               server with TWOFOLD_LOCKOUT_THRESHOLD raised and
-//	               TWOFOLD_VERIFY_RATE_LIMIT=0, or it answers 429)
+//	verify-reject  wrong TOTP codes from many pending sessions, 90 per
+//	               session (one per -users), so start the server with
+//	               TWOFOLD_LOCKOUT_THRESHOLD=100 and TWOFOLD_VERIFY_RATE_LIMIT=0
+//	               or it answers 429; a client whose sessions run out stops
 //
 // Users are created through the API during set-up, which is not measured.
 package main
@@ -76,7 +77,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.duration, "d", 10*time.Second, "how long to run (at most 5m)")
 	fs.IntVar(&o.requests, "n", 0, "stop after this many requests (0: only the duration bounds the run)")
 	fs.IntVar(&o.pid, "pid", 0, "pid of the local server, to report its CPU time and peak RSS")
-	fs.IntVar(&o.users, "users", 0, "users to spread the load over (default: one per client, at most 100)")
+	fs.IntVar(&o.users, "users", 0, "users to spread the load over (default: one per client, at most 100); verify-reject sends 90 codes per user")
 	fs.StringVar(&o.password, "password", "load-test password 1", "password of the load-test users")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: twofold-load [flags]\n\nDrives a running twofold server and reports throughput, latency and server cost.")

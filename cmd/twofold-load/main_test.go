@@ -87,3 +87,25 @@ func TestReadProcOfThisProcess(t *testing.T) {
 		t.Errorf("rss %d bytes: implausibly small", p.rss)
 	}
 }
+
+func TestClientsStopWhenPreparedWorkRunsOut(t *testing.T) {
+	o := options{concurrency: 3, duration: 30 * time.Second}
+	res := drive(context.Background(), o, func(int) request {
+		left := 5
+		return func(context.Context) (int, error) {
+			if left == 0 {
+				return 0, errExhausted
+			}
+			left--
+			return 401, nil
+		}
+	})
+	if res.exhausted != 3 || res.statuses[401] != 15 || res.latency.n != 15 {
+		t.Errorf("got exhausted=%d statuses=%v n=%d, want 3 clients stopped after 15 requests", res.exhausted, res.statuses, res.latency.n)
+	}
+	var out bytes.Buffer
+	report{opts: o, result: res}.print(&out)
+	if !strings.Contains(out.String(), "raise -users") {
+		t.Errorf("report does not say the run ran out of sessions:\n%s", out.String())
+	}
+}

@@ -39,6 +39,9 @@ func (r report) print(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "errors        %d (%s)\n", errs, strings.Join(parts, ", "))
 	}
+	if res.exhausted > 0 {
+		fmt.Fprintf(w, "note          %d of %d clients ran out of prepared sessions before the end: raise -users\n", res.exhausted, r.opts.concurrency)
+	}
 	if r.hasProc {
 		per := time.Duration(0)
 		if n > 0 {

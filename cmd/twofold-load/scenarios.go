@@ -138,22 +138,35 @@ func pendingSession(ctx context.Context, c *client, o options, u loadUser) (*ses
 	return s, nil
 }
 
+// perSession is how many wrong codes one pending session sends: below the
+// largest lockout threshold allowed (100), so no account locks during a run.
+const perSession = 90
+
 func verifyReject(ctx context.Context, c *client, o options) (work, error) {
 	users, err := makeUsers(ctx, c, o, o.users, true)
 	if err != nil {
 		return nil, err
 	}
-	sessions := make([]*session, o.concurrency)
-	for i := range sessions {
-		if sessions[i], err = pendingSession(ctx, c, o, users[i%len(users)]); err != nil {
+	sessions := make([]*session, len(users))
+	for i, u := range users {
+		if sessions[i], err = pendingSession(ctx, c, o, u); err != nil {
 			return nil, err
 		}
 	}
 	return func(i int) request {
-		s, u := sessions[i], users[i%len(users)]
+		// Client i takes sessions i, i+c, i+2c, ... in turn, perSession
+		// requests each.
+		next, used := i, 0
 		return func(ctx context.Context) (int, error) {
-			body, _ := json.Marshal(map[string]string{"method": "totp", "code": wrongCode(u.secret, time.Now())})
-			return c.call(ctx, s, "POST", "/api/2fa/verify", body, nil)
+			if used == perSession {
+				next, used = next+o.concurrency, 0
+			}
+			if next >= len(sessions) {
+				return 0, errExhausted
+			}
+			used++
+			body, _ := json.Marshal(map[string]string{"method": "totp", "code": wrongCode(users[next].secret, time.Now())})
+			return c.call(ctx, sessions[next], "POST", "/api/2fa/verify", body, nil)
 		}
 	}, nil
 }
