@@ -20,7 +20,13 @@ func channels(cfg config.Config) (notify.Channels, error) {
 	ch := notify.Channels{Email: outbox, SMS: outbox}
 	// Each send is bounded by the worker's context; this only caps a
 	// provider that trickles its answer.
-	client := &http.Client{Timeout: time.Minute}
+	// A redirect is a failure to retry, not something to follow: a 301/302
+	// would turn the POST into a bodiless GET that "succeeds", and a 307/308
+	// would re-post the signed body to wherever the answer points.
+	client := &http.Client{
+		Timeout:       time.Minute,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	if cfg.SMTPURL != nil {
 		s, err := notify.NewSMTP(cfg.SMTPURL, cfg.SMTPFrom)
 		if err != nil {

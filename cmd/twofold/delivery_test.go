@@ -1,89 +1,48 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
-	"regexp"
+	"sync/atomic"
 	"testing"
-	"time"
 
+	"github.com/twofold-auth/twofold/internal/config"
 	"github.com/twofold-auth/twofold/internal/notify"
 )
 
-// TestServeSendsThroughTwilioAndTheWebhook wires a real server to a fake
-// Twilio API and a webhook receiver that verifies signatures.
-func TestServeSendsThroughTwilioAndTheWebhook(t *testing.T) {
-	codes := make(chan string, 10)
-	twilio := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user, pass, _ := r.BasicAuth()
-		if r.Method != "POST" || r.URL.Path != "/2010-04-01/Accounts/AC42/Messages.json" || user != "AC42" || pass != "twilio-token" {
-			http.Error(w, `{"code":20003}`, http.StatusUnauthorized)
-			return
-		}
-		_ = r.ParseForm()
-		codes <- regexp.MustCompile(`\d{6}`).FindString(r.PostForm.Get("Body"))
-		w.WriteHeader(http.StatusCreated)
+func TestWebhookRedirectIsAFailureNotFollowed(t *testing.T) {
+	var followed atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		followed.Add(1)
 	}))
-	defer twilio.Close()
-
-	type hook struct{ Type, User string }
-	hooks := make(chan hook, 10)
-	webhook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		if err := notify.VerifyWebhook([]byte("hook-secret"), r.Header.Get(notify.HeaderTimestamp), r.Header.Get(notify.HeaderSignature), body, time.Now(), 5*time.Minute); err != nil {
-			http.Error(w, err.Error(), http.StatusUnauthorized)
-			return
+	defer target.Close()
+	for _, code := range []int{http.StatusFound, http.StatusPermanentRedirect} {
+		redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, target.URL, code)
+		}))
+		cfg, err := config.Parse("serve", nil, func(k string) string {
+			return map[string]string{
+				"TWOFOLD_DATA_DIR":       t.TempDir(),
+				"TWOFOLD_WEBHOOK_URL":    redirecting.URL,
+				"TWOFOLD_WEBHOOK_SECRET": "whsec",
+			}[k]
+		}, io.Discard)
+		if err != nil {
+			t.Fatal(err)
 		}
-		var doc struct {
-			Type string
-			User struct{ Email string }
+		ch, err := channels(cfg)
+		if err != nil {
+			t.Fatal(err)
 		}
-		_ = json.Unmarshal(body, &doc)
-		hooks <- hook{doc.Type, doc.User.Email}
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	defer webhook.Close()
-
-	inst := start(t, map[string]string{
-		"TWOFOLD_DATA_DIR":           t.TempDir(),
-		"TWOFOLD_SMS_PROVIDER":       "twilio",
-		"TWOFOLD_TWILIO_ACCOUNT_SID": "AC42",
-		"TWOFOLD_TWILIO_AUTH_TOKEN":  "twilio-token",
-		"TWOFOLD_TWILIO_FROM":        "+15005550006",
-		"TWOFOLD_TWILIO_API_URL":     twilio.URL,
-		"TWOFOLD_WEBHOOK_URL":        webhook.URL,
-		"TWOFOLD_WEBHOOK_SECRET":     "hook-secret",
-	})
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
-	if res := post(t, c, inst.URL+"/api/register", `{"email":"wired@example.com","password":"wired-password"}`); res.StatusCode != 201 {
-		t.Fatalf("register: got %d", res.StatusCode)
-	}
-	if res := post(t, c, inst.URL+"/api/sms/setup", `{"phone":"+14155550123"}`); res.StatusCode != 202 {
-		t.Fatalf("sms setup: got %d", res.StatusCode)
-	}
-	var code string
-	select {
-	case code = <-codes:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the fake Twilio API got no message")
-	}
-	if res := post(t, c, inst.URL+"/api/sms/verify-setup", `{"code":"`+code+`"}`); res.StatusCode != 200 {
-		t.Fatalf("sms verify-setup: got %d", res.StatusCode)
-	}
-	select {
-	case h := <-hooks:
-		if h.Type != "sms.enabled" || h.User != "wired@example.com" {
-			t.Errorf("webhook: got %+v, want sms.enabled for wired@example.com", h)
+		err = ch.Send(context.Background(), notify.Message{Channel: notify.ChannelWebhook, Body: `{"id":"1"}`})
+		redirecting.Close()
+		if err == nil {
+			t.Errorf("HTTP %d: the webhook counted a redirect as delivered", code)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the webhook got no verified alert")
 	}
-	inst.stop()
-	if inst.Err != nil {
-		t.Errorf("serve stopped with %v", inst.Err)
+	if n := followed.Load(); n != 0 {
+		t.Errorf("the redirect was followed %d times", n)
 	}
 }

@@ -381,6 +381,11 @@ func (s *Service) Reauthenticate(ctx context.Context, c Client, sess Session, u 
 	if password == "" {
 		return "", Errorf(CodeInvalidRequest, "password is required")
 	}
+	if method == MethodSMS {
+		// Codes are sent only to pending logins; a code left over from the
+		// login that made this session must not count as fresh proof.
+		return "", Errorf(CodeInvalidRequest, "re-authentication takes an authenticator app or a backup code, not an SMS code")
+	}
 	if err := s.limit(s.authLimit, "ip:"+c.IP); err != nil {
 		return "", err
 	}

@@ -147,6 +147,10 @@ func (s *Service) SetupSMS(ctx context.Context, c Client, sess Session, u User, 
 	if name, err = methodName(name, "Phone"); err != nil {
 		return "", err
 	}
+	if now := s.now(); u.LockedUntil.After(now) {
+		// Confirming would be refused anyway: send nothing.
+		return "", s.lockedError(u.LockedUntil, now)
+	}
 	if err := s.limit(s.authLimit, "ip:"+c.IP); err != nil {
 		return "", err
 	}

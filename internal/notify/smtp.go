@@ -15,8 +15,10 @@ import (
 // SMTP sends email through an SMTP server: smtp:// upgrades with STARTTLS
 // when the server offers it, smtps:// speaks TLS from the first byte. With a
 // user in the URL it authenticates, choosing the strongest mechanism the
-// server offers; credentials never travel over a connection without TLS
-// (the PLAIN and LOGIN mechanisms refuse it).
+// server offers, and then STARTTLS is required: credentials (even a
+// CRAM-MD5 or SCRAM exchange, which can be cracked offline) never travel
+// over a connection without TLS, so a network that strips STARTTLS gets
+// an error, not the password.
 type SMTP struct {
 	host string
 	port int
@@ -106,9 +108,13 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		mail.WithTLSConfig(s.tls),
 		mail.WithTimeout(timeout),
 	}
-	if s.ssl {
+	switch {
+	case s.ssl:
 		opts = append(opts, mail.WithSSL())
-	} else {
+	case s.user != "":
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	default:
+		// A relay without authentication: encrypt when offered (SPEC §1).
 		opts = append(opts, mail.WithTLSPolicy(mail.TLSOpportunistic))
 	}
 	if s.user != "" {

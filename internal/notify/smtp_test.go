@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -269,4 +270,89 @@ func TestSMTP(t *testing.T) {
 			t.Errorf("send to a bad address: got %v, want a permanent error", err)
 		}
 	})
+}
+
+// cramSession offers only CRAM-MD5 and records any response it receives.
+type cramSession struct {
+	smtpSession
+	got *atomic.Bool
+}
+
+func (s *cramSession) AuthMechanisms() []string         { return []string{"CRAM-MD5"} }
+func (s *cramSession) Auth(string) (sasl.Server, error) { return &cramServer{got: s.got}, nil }
+
+type cramServer struct {
+	got  *atomic.Bool
+	sent bool
+}
+
+func (c *cramServer) Next(response []byte) ([]byte, bool, error) {
+	if !c.sent {
+		c.sent = true
+		return []byte("<1.2@localhost>"), false, nil
+	}
+	c.got.Store(true) // the HMAC-MD5 of the password, crackable offline
+	return nil, true, errors.New("no")
+}
+
+func TestSMTPCredentialsNeverWithoutTLS(t *testing.T) {
+	// A server (or a network that strips STARTTLS) offering no TLS and a
+	// challenge-response mechanism.
+	var got atomic.Bool
+	ts := &smtpServer{}
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &cramSession{smtpSession: smtpSession{srv: ts, conn: c}, got: &got}, nil
+	}))
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true
+	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+
+	s, err := notify.NewSMTP(mustURL(t, "smtp://mailer:s3cret%20pass@"+ln.Addr().String()), "twofold@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := notify.Message{Channel: "email", To: "alice@example.com", Subject: "x", Body: "x"}
+	if err := s.Send(context.Background(), msg); err == nil {
+		t.Fatal("send with credentials over a connection without TLS succeeded")
+	}
+	if got.Load() {
+		t.Fatal("the client answered an AUTH challenge over a connection without TLS")
+	}
+	if len(ts.messages()) != 0 {
+		t.Error("a message was delivered")
+	}
+
+	t.Run("WithoutCredentialsMailStillFlows", func(t *testing.T) {
+		// An unauthenticated relay without STARTTLS: opportunistic TLS, as SPEC §1 says.
+		s, err := notify.NewSMTP(mustURL(t, "smtp://"+ln.Addr().String()), "twofold@example.org")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The test session refuses MAIL without AUTH, so the send fails at MAIL, after connecting in clear.
+		err = s.Send(context.Background(), msg)
+		if err == nil || strings.Contains(err.Error(), "TLS") {
+			t.Errorf("unauthenticated relay: got %v, want a refusal at MAIL, not a TLS requirement", err)
+		}
+	})
+}
+
+func TestSMTPUntrustedCertificateOnSTARTTLSFails(t *testing.T) {
+	srv, _ := startSMTP(t, false)
+	s, err := notify.NewSMTP(mustURL(t, "smtp://mailer:s3cret%20pass@"+srv.addr), "twofold@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := notify.Message{Channel: "email", To: "alice@example.com", Subject: "x", Body: "x"}
+	if err := s.Send(context.Background(), msg); err == nil {
+		t.Fatal("send over STARTTLS with an untrusted certificate succeeded")
+	}
+	if len(srv.messages()) != 0 {
+		t.Error("a message was delivered")
+	}
 }

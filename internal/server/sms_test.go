@@ -174,7 +174,7 @@ func TestSMSPhoneChangeIsANewEnrollment(t *testing.T) {
 
 func TestSMSLogin(t *testing.T) {
 	e := newEnv(t)
-	e.enrollSMS("login@example.com", phone)
+	su := e.enrollSMS("login@example.com", phone)
 
 	t.Run("LoginOffersSMS", func(t *testing.T) {
 		r := e.client().do("POST", "/api/login", map[string]string{"email": "login@example.com", "password": pw}).want(t, 200, "")
@@ -217,6 +217,13 @@ func TestSMSLogin(t *testing.T) {
 		code := e.sendCode(p, phone)
 		e.Clock.Advance(5*time.Minute - 31*time.Second)
 		p.verify("sms", code).want(t, 401, "invalid_code")
+	})
+	t.Run("LeftoverLoginCodeDoesNotReauthenticate", func(t *testing.T) {
+		p := e.pendingLogin("login@example.com")
+		code := e.sendCode(p, phone)
+		p.verify("backup_code", su.codes[0]).want(t, 200, "") // the texted code is never used
+		p.do("POST", "/api/reauthenticate", map[string]string{"password": pw, "method": "sms", "code": code}).
+			want(t, 400, "invalid_request")
 	})
 	t.Run("SendNeedsAPendingSession", func(t *testing.T) {
 		e.client().do("POST", "/api/2fa/send", map[string]string{"method": "sms"}).want(t, 401, "unauthenticated")
@@ -262,7 +269,7 @@ func TestSMSCodeSucceedsOnceUnderConcurrency(t *testing.T) {
 
 func TestSMSLockout(t *testing.T) {
 	e := newEnv(t)
-	e.enrollSMS("lock@example.com", phone)
+	u := e.enrollSMS("lock@example.com", phone)
 	p := e.pendingLogin("lock@example.com")
 	code := e.sendCode(p, phone)
 	for range 4 {
@@ -278,6 +285,13 @@ func TestSMSLockout(t *testing.T) {
 	})
 	t.Run("NoSendWhileLocked", func(t *testing.T) {
 		p.do("POST", "/api/2fa/send", map[string]string{"method": "sms"}).want(t, 429, "locked")
+	})
+	t.Run("NoNewPhoneTextedWhileLocked", func(t *testing.T) {
+		const other = "+15550001234"
+		u.c.do("POST", "/api/sms/setup", map[string]string{"phone": other}).want(t, 429, "locked")
+		if n := e.smsCount(other); n != 0 {
+			t.Errorf("%d texts sent to a new phone of a locked account", n)
+		}
 	})
 	if !e.alerted("lock@example.com", "locked") {
 		t.Errorf("no lockout alert")
