@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -60,8 +58,8 @@ func TestMigrateFromVersion1KeepsData(t *testing.T) {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	if v, err := db.Version(ctx); err != nil || v != latestMigration(t) {
-		t.Fatalf("version after migrating: got %d, %v; want %d", v, err, latestMigration(t))
+	if v, err := db.Version(ctx); err != nil || v != storetest.LatestMigration(t) {
+		t.Fatalf("version after migrating: got %d, %v; want %d", v, err, storetest.LatestMigration(t))
 	}
 	u, err := db.UserByID(ctx, "u1")
 	if err != nil {
@@ -73,8 +71,8 @@ func TestMigrateFromVersion1KeepsData(t *testing.T) {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatalf("migrate again: %v", err)
 	}
-	if v, err := db.Version(ctx); err != nil || v != latestMigration(t) {
-		t.Fatalf("version after migrating again: got %d, %v; want %d", v, err, latestMigration(t))
+	if v, err := db.Version(ctx); err != nil || v != storetest.LatestMigration(t) {
+		t.Fatalf("version after migrating again: got %d, %v; want %d", v, err, storetest.LatestMigration(t))
 	}
 }
 
@@ -108,8 +106,8 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 		}
 		v, err := db.Version(t.Context())
 		db.Close()
-		if err != nil || v != latestMigration(t) {
-			t.Errorf("round %d: version: got %d, %v; want %d", round, v, err, latestMigration(t))
+		if err != nil || v != storetest.LatestMigration(t) {
+			t.Errorf("round %d: version: got %d, %v; want %d", round, v, err, storetest.LatestMigration(t))
 		}
 	}
 }
@@ -195,22 +193,4 @@ func TestStoreErrorsWrapSentinels(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || errors.Is(err, auth.ErrUnavailable) {
 		t.Errorf("canceled: got %v, want context.Canceled, not unavailable", err)
 	}
-}
-
-// latestMigration is the highest migration number in ./migrations.
-func latestMigration(t *testing.T) int {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join("migrations", "*.sql"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("list migrations: %v", err)
-	}
-	latest := 0
-	for _, f := range files {
-		n, err := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
-		if err != nil {
-			t.Fatalf("migration %s: %v", f, err)
-		}
-		latest = max(latest, n)
-	}
-	return latest
 }

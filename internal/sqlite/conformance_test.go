@@ -2,8 +2,6 @@ package sqlite_test
 
 import (
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -45,8 +43,8 @@ func TestMigrateFromVersion1KeepsData(t *testing.T) {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	if v, err := db.Version(ctx); err != nil || v != latestMigration(t) {
-		t.Fatalf("version after migrating: got %d, %v; want %d", v, err, latestMigration(t))
+	if v, err := db.Version(ctx); err != nil || v != storetest.LatestMigration(t) {
+		t.Fatalf("version after migrating: got %d, %v; want %d", v, err, storetest.LatestMigration(t))
 	}
 	u, err := db.UserByID(ctx, "u1")
 	if err != nil {
@@ -58,25 +56,7 @@ func TestMigrateFromVersion1KeepsData(t *testing.T) {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatalf("migrate again: %v", err)
 	}
-	if v, err := db.Version(ctx); err != nil || v != latestMigration(t) {
-		t.Fatalf("version after migrating again: got %d, %v; want %d", v, err, latestMigration(t))
+	if v, err := db.Version(ctx); err != nil || v != storetest.LatestMigration(t) {
+		t.Fatalf("version after migrating again: got %d, %v; want %d", v, err, storetest.LatestMigration(t))
 	}
-}
-
-// latestMigration is the highest migration number in ./migrations.
-func latestMigration(t *testing.T) int {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join("migrations", "*.sql"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("list migrations: %v", err)
-	}
-	latest := 0
-	for _, f := range files {
-		n, err := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
-		if err != nil {
-			t.Fatalf("migration %s: %v", f, err)
-		}
-		latest = max(latest, n)
-	}
-	return latest
 }
