@@ -3,16 +3,20 @@ package auth
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/protocol/webauthncose"
 	"github.com/go-webauthn/webauthn/webauthn"
 )
 
@@ -28,20 +32,51 @@ var (
 	errBadAttestation = Errorf(CodeInvalidRequest,
 		"the security key's answer could not be verified: start again with /api/webauthn/register/start")
 	errBadResponse = Errorf(CodeInvalidRequest, "request body is not a WebAuthn credential response (credential.toJSON())")
+	// errKeyNotVerified is every refused WebAuthn login step: there is no
+	// password in it to be wrong.
+	errKeyNotVerified = Errorf(CodeInvalidCredentials, "the security key could not be verified")
+	errTooManyKeys    = Errorf(CodeInvalidRequest, "an account can have at most %d security keys: remove one first", MaxWebAuthnCredentials)
 )
 
+// MaxWebAuthnCredentials is how many security keys and passkeys one account
+// may have.
+const MaxWebAuthnCredentials = 20
+
+// knownTransports are the AuthenticatorTransport values of WebAuthn Level 3
+// (§5.8.4). Only these are stored: a browser sends nothing else, and
+// anything else would be echoed back in allowCredentials.
+var knownTransports = []string{"usb", "nfc", "ble", "smart-card", "hybrid", "internal"}
+
+// cleanTransports keeps the known transports of ts, each once, in order
+// (so at most six).
+func cleanTransports[T ~string](ts []T) []string {
+	var out []string
+	for _, t := range ts {
+		if slices.Contains(knownTransports, string(t)) && !slices.Contains(out, string(t)) {
+			out = append(out, string(t))
+		}
+	}
+	return out
+}
+
 // newRelyingParty configures WebAuthn for the public URL: the RP ID is its
-// host name and the only origin accepted is exactly its origin.
+// host name and the only origin accepted is exactly its origin, serialized
+// as a browser does (lower case, no default port), since exactOrigin
+// compares strings.
 func newRelyingParty(publicURL, issuer string) (*webauthn.WebAuthn, error) {
 	u, err := url.Parse(publicURL)
 	if err != nil || u.Hostname() == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, fmt.Errorf("public url %q is not an http(s) URL", publicURL)
 	}
+	host := strings.ToLower(u.Host)
+	if p := u.Port(); (u.Scheme == "http" && p == "80") || (u.Scheme == "https" && p == "443") {
+		host = strings.ToLower(u.Hostname())
+	}
 	timeouts := webauthn.TimeoutConfig{Timeout: ChallengeTTL, TimeoutUVD: ChallengeTTL}
 	return webauthn.New(&webauthn.Config{
-		RPID:                  u.Hostname(),
+		RPID:                  strings.ToLower(u.Hostname()),
 		RPDisplayName:         issuer,
-		RPOrigins:             []string{u.Scheme + "://" + u.Host},
+		RPOrigins:             []string{u.Scheme + "://" + host},
 		AttestationPreference: protocol.PreferNoAttestation,
 		AuthenticatorSelection: protocol.AuthenticatorSelection{
 			ResidentKey:      protocol.ResidentKeyRequirementPreferred,
@@ -81,7 +116,7 @@ func toLibrary(cs []WebAuthnCredential) []webauthn.Credential {
 			},
 			Authenticator: webauthn.Authenticator{AAGUID: aaguid, SignCount: c.SignCount},
 		}
-		for _, t := range c.Transports {
+		for _, t := range cleanTransports(c.Transports) {
 			wc.Transport = append(wc.Transport, protocol.AuthenticatorTransport(t))
 		}
 		out = append(out, wc)
@@ -126,8 +161,8 @@ func sessionOwner(sess Session) string { return "session:" + sess.ID }
 // StartWebAuthnRegistration begins adding a security key or passkey: the
 // creation options for navigator.credentials.create, listing the user's
 // credentials in excludeCredentials. A new start replaces an open one.
-// Codes: reauthentication_required, invalid_request.
-func (s *Service) StartWebAuthnRegistration(ctx context.Context, sess Session, u User, name string) (*protocol.PublicKeyCredentialCreationOptions, error) {
+// Codes: reauthentication_required, invalid_request, rate_limited.
+func (s *Service) StartWebAuthnRegistration(ctx context.Context, c Client, sess Session, u User, name string) (*protocol.PublicKeyCredentialCreationOptions, error) {
 	if s.wa == nil {
 		return nil, errNoWebAuthn
 	}
@@ -139,9 +174,16 @@ func (s *Service) StartWebAuthnRegistration(ctx context.Context, sess Session, u
 	if err != nil {
 		return nil, err
 	}
+	// Every start stores a row: bound per IP like the other starts.
+	if err := s.limit(s.authLimit, "ip:"+c.IP); err != nil {
+		return nil, err
+	}
 	stored, err := s.store.WebAuthnCredentials(ctx, u.ID)
 	if err != nil {
 		return nil, s.internal(ctx, "list webauthn credentials", err)
+	}
+	if len(stored) >= MaxWebAuthnCredentials {
+		return nil, errTooManyKeys
 	}
 	user := waUser{u: u, creds: toLibrary(stored)}
 	exclude := make([]protocol.CredentialDescriptor, 0, len(user.creds))
@@ -199,6 +241,10 @@ func (s *Service) FinishWebAuthnRegistration(ctx context.Context, c Client, sess
 		Challenge: ch.Challenge, RelyingPartyID: s.wa.Config.RPID, UserID: user.WebAuthnID(),
 		UserVerification: protocol.VerificationPreferred, CredParams: webauthn.CredentialParametersDefault(),
 	}
+	if err := s.exactOrigin(parsed.Response.CollectedClientData); err != nil {
+		s.log.InfoContext(ctx, "webauthn registration refused", "user_id", u.ID, "err", err.Error())
+		return Enabled{}, errBadAttestation
+	}
 	cred, err := s.wa.CreateCredential(user, data, parsed)
 	if err != nil {
 		s.log.InfoContext(ctx, "webauthn registration refused", "user_id", u.ID, "err", describe(err))
@@ -219,14 +265,14 @@ func (s *Service) FinishWebAuthnRegistration(ctx context.Context, c Client, sess
 		PublicKey: base64.RawURLEncoding.EncodeToString(cred.PublicKey), SignCount: cred.Authenticator.SignCount,
 		AAGUID: hex.EncodeToString(cred.Authenticator.AAGUID), AttestationFormat: cred.AttestationFormat,
 		UserVerified: cred.Flags.UserVerified, BackupEligible: cred.Flags.BackupEligible, BackupState: cred.Flags.BackupState,
-		CreatedAt: now,
+		Transports: cleanTransports(cred.Transport), CreatedAt: now,
 	}
-	for _, t := range cred.Transport {
-		wc.Transports = append(wc.Transports, string(t))
-	}
-	if err := s.store.AddWebAuthnCredential(ctx, wc, hashes, now); err != nil {
+	if err := s.store.AddWebAuthnCredential(ctx, wc, hashes, now, MaxWebAuthnCredentials); err != nil {
 		if errors.Is(err, ErrDuplicate) {
 			return Enabled{}, Errorf(CodeInvalidRequest, "this security key is registered already")
+		}
+		if errors.Is(err, ErrLimit) {
+			return Enabled{}, errTooManyKeys
 		}
 		return Enabled{}, s.internal(ctx, "add webauthn credential", err)
 	}
@@ -301,7 +347,7 @@ func (s *Service) FinishWebAuthnLogin(ctx context.Context, c Client, sess Sessio
 		return s.checkAssertion(ctx, c, u, ch, parsed)
 	})
 	if err != nil {
-		return "", credentialsError(err)
+		return "", keyError(err)
 	}
 	tok, err := s.rotate(ctx, sess, StateAuthenticated)
 	if err == nil {
@@ -355,7 +401,7 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, c Client, ceremonyToke
 		return Registered{}, errBadResponse
 	}
 	if ceremonyToken == "" || len(ceremonyToken) > 128 {
-		return Registered{}, errInvalidCredentials
+		return Registered{}, errKeyNotVerified
 	}
 	// The ceremony is used up first, whatever follows: each try needs a new
 	// start, which is rate limited per IP.
@@ -364,33 +410,44 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, c Client, ceremonyToke
 		return Registered{}, s.internal(ctx, "take webauthn challenge", err)
 	}
 	if !ok {
-		return Registered{}, errInvalidCredentials
+		return Registered{}, errKeyNotVerified
 	}
 	handle := parsed.Response.UserHandle
 	if len(handle) == 0 || len(handle) > 64 || !utf8.Valid(handle) || bytes.IndexByte(handle, 0) >= 0 {
-		return Registered{}, errInvalidCredentials // no user id looks like that
+		return Registered{}, errKeyNotVerified // no user id looks like that
 	}
 	u, err := s.store.UserByID(ctx, string(handle))
 	if errors.Is(err, ErrNotFound) {
-		return Registered{}, errInvalidCredentials
+		return Registered{}, errKeyNotVerified
 	}
 	if err != nil {
 		return Registered{}, s.internal(ctx, "find passkey user", err)
 	}
-	// Only an assertion by one of the user's own credentials counts toward
-	// their lockout: a stranger holding a user handle cannot lock them out.
+	// Only an assertion the user's own key signed counts toward their
+	// lockout. User ids and credential ids are no secrets: were a forged
+	// assertion counted, anyone could lock the user out. So the signature is
+	// checked first, and a bad one is refused uncounted (each try used up a
+	// start, which is limited per IP).
 	stored, err := s.store.WebAuthnCredentials(ctx, u.ID)
 	if err != nil {
 		return Registered{}, s.internal(ctx, "list webauthn credentials", err)
 	}
-	if _, ok := findCredential(stored, parsed.RawID); !ok {
-		return Registered{}, errInvalidCredentials
+	cred, ok := findCredential(stored, parsed.RawID)
+	if !ok {
+		return Registered{}, errKeyNotVerified
+	}
+	if now := s.now(); u.LockedUntil.After(now) {
+		return Registered{}, s.lockedError(u.LockedUntil, now)
+	}
+	if !signedBy(cred, parsed) {
+		s.log.InfoContext(ctx, "passkey assertion refused uncounted: bad signature", "user_id", u.ID)
+		return Registered{}, errKeyNotVerified
 	}
 	err = s.attempt(ctx, c, u, MethodWebAuthn, "passkey_login", func() (bool, error) {
 		return s.checkAssertion(ctx, c, u, ch, parsed)
 	})
 	if err != nil {
-		return Registered{}, credentialsError(err)
+		return Registered{}, keyError(err)
 	}
 	tok, err := s.newSession(ctx, c, u.ID, StateAuthenticated)
 	if err != nil {
@@ -443,6 +500,10 @@ func (s *Service) checkAssertion(ctx context.Context, c Client, u User, ch WebAu
 			data.AllowedCredentialIDs = append(data.AllowedCredentialIDs, wc.ID)
 		}
 	}
+	if err := s.exactOrigin(parsed.Response.CollectedClientData); err != nil {
+		s.log.InfoContext(ctx, "webauthn assertion refused", "user_id", u.ID, "err", err.Error())
+		return false, nil
+	}
 	verified, err := s.wa.ValidateLogin(user, data, parsed)
 	if err != nil {
 		s.log.InfoContext(ctx, "webauthn assertion refused", "user_id", u.ID, "err", describe(err))
@@ -490,13 +551,41 @@ func findCredential(cs []WebAuthnCredential, rawID []byte) (WebAuthnCredential, 
 	return WebAuthnCredential{}, false
 }
 
-// credentialsError turns a failed attempt's invalid_code into the
+// keyError turns a failed attempt's invalid_code into the
 // invalid_credentials that the WebAuthn endpoints answer (SPEC §3).
-func credentialsError(err error) error {
+func keyError(err error) error {
 	if ErrorCode(err) == CodeInvalidCode {
-		return errInvalidCredentials
+		return errKeyNotVerified
 	}
 	return err
+}
+
+// exactOrigin refuses client data from any origin but the public URL's,
+// compared as strings: package webauthn compares scheme and host without
+// regard to case and ignores a path or user info, none of which a browser
+// sends for the real origin.
+func (s *Service) exactOrigin(cd protocol.CollectedClientData) error {
+	if want := s.wa.Config.RPOrigins[0]; cd.Origin != want {
+		return fmt.Errorf("origin is not exactly %s", want)
+	}
+	return nil
+}
+
+// signedBy reports whether the assertion's signature over its
+// authenticator data and client data verifies with cred's public key
+// (WebAuthn §7.2 step 21), and nothing else.
+func signedBy(cred WebAuthnCredential, p *protocol.ParsedCredentialAssertionData) bool {
+	raw, err := base64.RawURLEncoding.DecodeString(cred.PublicKey)
+	if err != nil {
+		return false
+	}
+	key, err := webauthncose.ParsePublicKey(raw)
+	if err != nil {
+		return false
+	}
+	cdHash := sha256.Sum256(p.Raw.AssertionResponse.ClientDataJSON)
+	ok, err := webauthncose.VerifySignature(key, slices.Concat(p.Raw.AssertionResponse.AuthenticatorData, cdHash[:]), p.Response.Signature)
+	return ok && err == nil
 }
 
 // describe gives a package webauthn error's detail for the log; it holds no

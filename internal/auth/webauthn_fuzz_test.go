@@ -286,7 +286,7 @@ func (m *memStore) DeleteExpiredWebAuthnChallenges(context.Context, time.Time) (
 	return 0, nil
 }
 
-func (m *memStore) AddWebAuthnCredential(_ context.Context, c auth.WebAuthnCredential, backupHashes []string, _ time.Time) error {
+func (m *memStore) AddWebAuthnCredential(_ context.Context, c auth.WebAuthnCredential, backupHashes []string, _ time.Time, _ int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, x := range m.creds {

@@ -2,8 +2,13 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrLimit is a store's answer when an insert would pass the limit it was
+// given.
+var ErrLimit = errors.New("limit reached")
 
 // WebAuthnCredential is a registered security key or passkey. Nothing in it
 // is secret: the public key is public by design (see docs/behaviour.md).
@@ -68,8 +73,10 @@ type WebAuthnStore interface {
 
 	// AddWebAuthnCredential inserts c; when backupHashes is not nil it also
 	// replaces the user's backup codes with them, atomically. ErrDuplicate
-	// when the credential id is registered already (to anyone).
-	AddWebAuthnCredential(ctx context.Context, c WebAuthnCredential, backupHashes []string, now time.Time) error
+	// when the credential id is registered already (to anyone); ErrLimit,
+	// adding nothing, when the user has max credentials already (counted
+	// under the user's lock, so concurrent adds cannot pass it).
+	AddWebAuthnCredential(ctx context.Context, c WebAuthnCredential, backupHashes []string, now time.Time, max int) error
 	// WebAuthnCredentials lists a user's credentials, oldest first.
 	WebAuthnCredentials(ctx context.Context, userID string) ([]WebAuthnCredential, error)
 	// UseWebAuthnCredential records a successful assertion on credential id:

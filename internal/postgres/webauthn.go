@@ -51,10 +51,17 @@ const webauthnCols = `id, user_id, credential_id, name, public_key, sign_count, 
 	user_verified, backup_eligible, backup_state, created_at, last_used_at`
 
 // AddWebAuthnCredential implements auth.WebAuthnStore.
-func (db *DB) AddWebAuthnCredential(ctx context.Context, c auth.WebAuthnCredential, backupHashes []string, now time.Time) error {
+func (db *DB) AddWebAuthnCredential(ctx context.Context, c auth.WebAuthnCredential, backupHashes []string, now time.Time, max int) error {
 	return db.tx(ctx, "add webauthn credential", func(tx pgx.Tx) error {
 		if err := lockUser(ctx, tx, c.UserID); err != nil {
 			return err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, "SELECT count(*) FROM webauthn_credentials WHERE user_id = $1", c.UserID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= max {
+			return auth.ErrLimit
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO webauthn_credentials ("+webauthnCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
 			c.ID, c.UserID, c.CredentialID, c.Name, c.PublicKey, int64(c.SignCount), c.AAGUID, strings.Join(c.Transports, ","),

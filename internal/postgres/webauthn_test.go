@@ -45,7 +45,7 @@ func TestWebAuthnServiceOverPostgres(t *testing.T) {
 	rp := virtualwebauthn.RelyingParty{ID: "localhost", Name: "twofold", Origin: "http://localhost:8080"}
 	key := virtualwebauthn.NewAuthenticator()
 	cred := newEC2Credential()
-	creation, err := s.StartWebAuthnRegistration(ctx, sess, u, "Key")
+	creation, err := s.StartWebAuthnRegistration(ctx, auth.Client{}, sess, u, "Key")
 	if err != nil {
 		t.Fatalf("start registration: %v", err)
 	}
@@ -115,7 +115,7 @@ func TestWebAuthnServiceOverPostgres(t *testing.T) {
 	})
 
 	t.Run("RegistrationChallengeWithNUL", func(t *testing.T) {
-		creation, err := s.StartWebAuthnRegistration(ctx, sess, u, "")
+		creation, err := s.StartWebAuthnRegistration(ctx, auth.Client{}, sess, u, "")
 		if err != nil {
 			t.Fatal(err)
 		}

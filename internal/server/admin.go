@@ -109,7 +109,11 @@ func handleAdminUsers(a *auth.Service) http.Handler {
 
 func handleAdminReset2FA(a *auth.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := a.ResetTwoFactor(r.Context(), adminClient(r), r.PathValue("id")); err != nil {
+		id, ok := pathID(w, r, "user")
+		if !ok {
+			return
+		}
+		if err := a.ResetTwoFactor(r.Context(), adminClient(r), id); err != nil {
 			writeError(w, err)
 			return
 		}
@@ -119,7 +123,11 @@ func handleAdminReset2FA(a *auth.Service) http.Handler {
 
 func handleAdminUnlock(a *auth.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := a.Unlock(r.Context(), adminClient(r), r.PathValue("id")); err != nil {
+		id, ok := pathID(w, r, "user")
+		if !ok {
+			return
+		}
+		if err := a.Unlock(r.Context(), adminClient(r), id); err != nil {
 			writeError(w, err)
 			return
 		}

@@ -88,7 +88,11 @@ func handleDevices(a *auth.Service) authedHandler {
 
 func handleRevokeDevice(a *auth.Service) authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, s auth.Session, u auth.User) {
-		if err := a.RevokeDevice(r.Context(), client(r), u, r.PathValue("id")); err != nil {
+		id, ok := pathID(w, r, "device")
+		if !ok {
+			return
+		}
+		if err := a.RevokeDevice(r.Context(), client(r), u, id); err != nil {
 			writeError(w, err)
 			return
 		}

@@ -66,7 +66,11 @@ func handleSMSVerifySetup(a *auth.Service) authedHandler {
 
 func handleRemoveSMS(a *auth.Service) authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, s auth.Session, u auth.User) {
-		if err := a.RemoveSMS(r.Context(), client(r), s, u, r.PathValue("id")); err != nil {
+		id, ok := pathID(w, r, "phone")
+		if !ok {
+			return
+		}
+		if err := a.RemoveSMS(r.Context(), client(r), s, u, id); err != nil {
 			writeError(w, err)
 			return
 		}

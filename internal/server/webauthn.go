@@ -59,7 +59,7 @@ func handleWebAuthnRegisterStart(a *auth.Service) authedHandler {
 			writeError(w, err)
 			return
 		}
-		opts, err := a.StartWebAuthnRegistration(r.Context(), s, u, in.Name)
+		opts, err := a.StartWebAuthnRegistration(r.Context(), client(r), s, u, in.Name)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -165,7 +165,11 @@ func handleWebAuthnAuthenticateComplete(a *auth.Service, d Deps) http.Handler {
 
 func handleRemoveWebAuthn(a *auth.Service) authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, s auth.Session, u auth.User) {
-		if err := a.RemoveWebAuthnCredential(r.Context(), client(r), s, u, r.PathValue("id")); err != nil {
+		id, ok := pathID(w, r, "security key")
+		if !ok {
+			return
+		}
+		if err := a.RemoveWebAuthnCredential(r.Context(), client(r), s, u, id); err != nil {
 			writeError(w, err)
 			return
 		}

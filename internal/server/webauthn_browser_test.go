@@ -414,9 +414,9 @@ func TestWebAuthnInBrowser(t *testing.T) {
 		relayed := tb.assert(options)
 
 		tb.navigate(e.PublicURL)
-		before := strings.Count(e.Logs.String(), "Error validating origin")
+		before := strings.Count(e.Logs.String(), "origin is not exactly")
 		tb.complete(relayed).want(t, 401, "invalid_credentials")
-		if strings.Count(e.Logs.String(), "Error validating origin") != before+1 {
+		if strings.Count(e.Logs.String(), "origin is not exactly") != before+1 {
 			t.Errorf("not refused for its origin")
 		}
 		tb.authenticate().want(t, 200, "")

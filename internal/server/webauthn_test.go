@@ -379,8 +379,8 @@ func TestWebAuthnSecondFactorLogin(t *testing.T) {
 		{"BackupEligibilityFlippedRefused", func(a *assertion) { a.Flags |= flagBE }, "Backup Eligible flag inconsistency"},
 		{"BackupStateWithoutEligibilityRefused", func(a *assertion) { a.Flags |= flagBS }, "Backup State Flag is true but Backup Eligible flag is false"},
 		{"WrongClientDataTypeRefused", func(a *assertion) { a.Type = "webauthn.create" }, "Error validating ceremony type"},
-		{"WrongOriginRefused", func(a *assertion) { a.Origin = "http://localhost:8081" }, "Error validating origin"},
-		{"OriginWithOtherSchemeRefused", func(a *assertion) { a.Origin = "https://localhost:8080" }, "Error validating origin"},
+		{"WrongOriginRefused", func(a *assertion) { a.Origin = "http://localhost:8081" }, "origin is not exactly"},
+		{"OriginWithOtherSchemeRefused", func(a *assertion) { a.Origin = "https://localhost:8080" }, "origin is not exactly"},
 		{"WrongChallengeRefused", func(a *assertion) { a.Challenge = make([]byte, 32) }, ""}, // no open ceremony has it
 	}
 	for _, tc := range refused {

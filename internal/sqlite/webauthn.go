@@ -50,8 +50,16 @@ const webauthnCols = `id, user_id, credential_id, name, public_key, sign_count, 
 	user_verified, backup_eligible, backup_state, created_at, last_used_at`
 
 // AddWebAuthnCredential implements auth.WebAuthnStore.
-func (db *DB) AddWebAuthnCredential(ctx context.Context, c auth.WebAuthnCredential, backupHashes []string, now time.Time) error {
+func (db *DB) AddWebAuthnCredential(ctx context.Context, c auth.WebAuthnCredential, backupHashes []string, now time.Time, max int) error {
 	return db.tx(ctx, "add webauthn credential", func(tx *sql.Tx) error {
+		// The write transaction holds SQLite's one write lock from here.
+		var n int
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM webauthn_credentials WHERE user_id = ?", c.UserID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= max {
+			return auth.ErrLimit
+		}
 		if _, err := tx.ExecContext(ctx, "INSERT INTO webauthn_credentials ("+webauthnCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			c.ID, c.UserID, c.CredentialID, c.Name, c.PublicKey, int64(c.SignCount), c.AAGUID, strings.Join(c.Transports, ","),
 			c.AttestationFormat, c.UserVerified, c.BackupEligible, c.BackupState, micros(c.CreatedAt), micros(c.LastUsedAt)); err != nil {

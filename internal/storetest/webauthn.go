@@ -42,7 +42,7 @@ var webauthnCases = []testCase{
 	{"AddWebAuthnCredential stores every field", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
 		want := newCredential("w1", "u1")
-		must(t, "add", s.AddWebAuthnCredential(ctx(t), want, nil, t0))
+		must(t, "add", s.AddWebAuthnCredential(ctx(t), want, nil, t0, 20))
 		cs := credentials(t, s, "u1")
 		if len(cs) != 1 {
 			t.Fatalf("got %d credentials, want 1", len(cs))
@@ -64,7 +64,7 @@ var webauthnCases = []testCase{
 		addUser(t, s, "u1")
 		c := newCredential("w1", "u1")
 		c.SignCount, c.Transports = 1<<32-1, nil
-		must(t, "add", s.AddWebAuthnCredential(ctx(t), c, nil, t0))
+		must(t, "add", s.AddWebAuthnCredential(ctx(t), c, nil, t0, 20))
 		got := credentials(t, s, "u1")[0]
 		if got.SignCount != 1<<32-1 || len(got.Transports) != 0 {
 			t.Errorf("got count %d transports %v, want %d and none", got.SignCount, got.Transports, uint32(1<<32-1))
@@ -73,10 +73,10 @@ var webauthnCases = []testCase{
 	{"AddWebAuthnCredential refuses a credential id registered to anyone", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
 		addUser(t, s, "u2")
-		must(t, "add", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0))
+		must(t, "add", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0, 20))
 		dup := newCredential("w2", "u2")
 		dup.CredentialID = "cred-w1"
-		wantIs(t, "add the same credential id", s.AddWebAuthnCredential(ctx(t), dup, []string{"h"}, t0), auth.ErrDuplicate)
+		wantIs(t, "add the same credential id", s.AddWebAuthnCredential(ctx(t), dup, []string{"h"}, t0, 20), auth.ErrDuplicate)
 		if len(credentials(t, s, "u2")) != 0 || remaining(t, s, "u2") != 0 {
 			t.Errorf("a refused credential left rows behind")
 		}
@@ -84,9 +84,9 @@ var webauthnCases = []testCase{
 	{"AddWebAuthnCredential replaces backup codes when given", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
 		must(t, "replace backup codes", s.ReplaceBackupCodes(ctx(t), "u1", []string{"old"}, t0))
-		must(t, "add without codes", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0))
+		must(t, "add without codes", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0, 20))
 		wantInt(t, "remaining after adding without codes", remaining(t, s, "u1"), 1)
-		must(t, "add with codes", s.AddWebAuthnCredential(ctx(t), newCredential("w2", "u1"), []string{"a", "b", "c"}, t0))
+		must(t, "add with codes", s.AddWebAuthnCredential(ctx(t), newCredential("w2", "u1"), []string{"a", "b", "c"}, t0, 20))
 		wantInt(t, "remaining after adding with codes", remaining(t, s, "u1"), 3)
 		ok, err := s.UseBackupCode(ctx(t), "u1", "old", t0)
 		wantBool(t, "use an old code", ok, err, false)
@@ -94,7 +94,7 @@ var webauthnCases = []testCase{
 	{"WebAuthnCredentials lists oldest first", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
 		for _, id := range []string{"w2", "w1", "w3"} {
-			must(t, "add "+id, s.AddWebAuthnCredential(ctx(t), newCredential(id, "u1"), nil, t0))
+			must(t, "add "+id, s.AddWebAuthnCredential(ctx(t), newCredential(id, "u1"), nil, t0, 20))
 		}
 		var ids []string
 		for _, c := range credentials(t, s, "u1") {
@@ -106,7 +106,7 @@ var webauthnCases = []testCase{
 	}},
 	{"UseWebAuthnCredential writes only an advancing counter", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
-		must(t, "add", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0))
+		must(t, "add", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0, 20))
 		at := t0.Add(time.Minute)
 		ok, err := s.UseWebAuthnCredential(ctx(t), "w1", 5, true, false, false, at)
 		wantBool(t, "use with an equal counter", ok, err, false)
@@ -126,7 +126,7 @@ var webauthnCases = []testCase{
 	}},
 	{"UseWebAuthnCredential refuses a changed backup eligibility", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
-		must(t, "add", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0))
+		must(t, "add", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0, 20))
 		ok, err := s.UseWebAuthnCredential(ctx(t), "w1", 6, true, true, true, t0)
 		wantBool(t, "use claiming BE", ok, err, false)
 	}},
@@ -134,7 +134,7 @@ var webauthnCases = []testCase{
 		addUser(t, s, "u1")
 		c := newCredential("w1", "u1")
 		c.SignCount = 0
-		must(t, "add", s.AddWebAuthnCredential(ctx(t), c, nil, t0))
+		must(t, "add", s.AddWebAuthnCredential(ctx(t), c, nil, t0, 20))
 		for i := range 2 {
 			ok, err := s.UseWebAuthnCredential(ctx(t), "w1", 0, true, false, false, t0.Add(time.Duration(i)*time.Minute))
 			wantBool(t, fmt.Sprintf("use #%d with 0", i), ok, err, true)
@@ -144,7 +144,7 @@ var webauthnCases = []testCase{
 	{"DeleteWebAuthnCredential removes only the owner's credential", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
 		addUser(t, s, "u2")
-		must(t, "add", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0))
+		must(t, "add", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0, 20))
 		wantIs(t, "delete as another user", s.DeleteWebAuthnCredential(ctx(t), "u2", "w1"), auth.ErrNotFound)
 		must(t, "delete", s.DeleteWebAuthnCredential(ctx(t), "u1", "w1"))
 		wantIs(t, "delete again", s.DeleteWebAuthnCredential(ctx(t), "u1", "w1"), auth.ErrNotFound)
@@ -155,8 +155,8 @@ var webauthnCases = []testCase{
 	{"DeleteSecondFactors removes credentials and open ceremonies", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
 		addUser(t, s, "u2")
-		must(t, "add", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0))
-		must(t, "add other", s.AddWebAuthnCredential(ctx(t), newCredential("w2", "u2"), nil, t0))
+		must(t, "add", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0, 20))
+		must(t, "add other", s.AddWebAuthnCredential(ctx(t), newCredential("w2", "u2"), nil, t0, 20))
 		must(t, "put challenge", s.PutWebAuthnChallenge(ctx(t), newChallenge("session:s1", auth.ChallengeRegister, "c1")))
 		must(t, "delete second factors", s.DeleteSecondFactors(ctx(t), "u1"))
 		if len(credentials(t, s, "u1")) != 0 || len(credentials(t, s, "u2")) != 1 {
@@ -233,7 +233,7 @@ var webauthnRaceCases = []testCase{
 	}},
 	{"UseWebAuthnCredential with one counter value wins once", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
-		must(t, "add", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0))
+		must(t, "add", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0, 20))
 		oks, errs := concurrently(racers, func(int) (bool, error) {
 			return s.UseWebAuthnCredential(ctx(t), "w1", 6, true, false, false, t0)
 		})
@@ -241,7 +241,7 @@ var webauthnRaceCases = []testCase{
 	}},
 	{"UseWebAuthnCredential racing counters keep the highest", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
-		must(t, "add", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0))
+		must(t, "add", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0, 20))
 		_, errs := concurrently(racers, func(i int) (bool, error) {
 			return s.UseWebAuthnCredential(ctx(t), "w1", uint32(6+i), true, false, false, t0)
 		})
@@ -254,6 +254,38 @@ var webauthnRaceCases = []testCase{
 			t.Errorf("sign count: got %d, want %d", got, 6+racers-1)
 		}
 	}},
+	{"AddWebAuthnCredential refuses a credential past the limit", func(t *testing.T, s auth.Store) {
+		addUser(t, s, "u1")
+		addUser(t, s, "u2")
+		must(t, "add", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0, 2))
+		must(t, "add", s.AddWebAuthnCredential(ctx(t), newCredential("w2", "u1"), nil, t0, 2))
+		wantIs(t, "add a third", s.AddWebAuthnCredential(ctx(t), newCredential("w3", "u1"), []string{"h"}, t0, 2), auth.ErrLimit)
+		if n := len(credentials(t, s, "u1")); n != 2 {
+			t.Errorf("got %d credentials, want 2", n)
+		}
+		if n := remaining(t, s, "u1"); n != 0 {
+			t.Errorf("refused add replaced backup codes: %d remaining, want 0", n)
+		}
+		must(t, "another user's first", s.AddWebAuthnCredential(ctx(t), newCredential("w4", "u2"), nil, t0, 2))
+	}},
+	{"AddWebAuthnCredential racing itself stays within the limit", func(t *testing.T, s auth.Store) {
+		addUser(t, s, "u1")
+		const limit = 3
+		_, errs := concurrently(8, func(i int) (struct{}, error) {
+			return struct{}{}, s.AddWebAuthnCredential(ctx(t), newCredential(fmt.Sprintf("w%d", i), "u1"), nil, t0, limit)
+		})
+		added := 0
+		for i, err := range errs {
+			if err == nil {
+				added++
+			} else {
+				wantIs(t, fmt.Sprintf("add %d", i), err, auth.ErrLimit)
+			}
+		}
+		if n := len(credentials(t, s, "u1")); added != limit || n != limit {
+			t.Errorf("added %d, stored %d, want %d", added, n, limit)
+		}
+	}},
 	{"AddWebAuthnCredential racing DeleteSecondFactors leaves both or neither", func(t *testing.T, s auth.Store) {
 		// In any serial order the result is consistent: the delete first
 		// leaves the new key with its backup codes, the add first leaves
@@ -263,7 +295,7 @@ var webauthnRaceCases = []testCase{
 			id := fmt.Sprintf("w%02d", round)
 			_, errs := concurrently(2, func(i int) (struct{}, error) {
 				if i == 0 {
-					return struct{}{}, s.AddWebAuthnCredential(ctx(t), newCredential(id, "u1"), []string{"h-" + id}, t0)
+					return struct{}{}, s.AddWebAuthnCredential(ctx(t), newCredential(id, "u1"), []string{"h-" + id}, t0, 20)
 				}
 				return struct{}{}, s.DeleteSecondFactors(ctx(t), "u1")
 			})
