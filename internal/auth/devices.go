@@ -18,6 +18,15 @@ type DeviceCookie struct {
 	Clear bool
 }
 
+// MaxTrustedDevices is how many trusted devices a user keeps: trusting one
+// more forgets the oldest (and ends the sessions it signed in).
+const MaxTrustedDevices = 20
+
+// DeviceReuseGrace is how long after a rotation the token it retired is
+// taken for a lost race rather than a copied cookie: a double-submitted
+// login, or a response with the new cookie that never reached the browser.
+const DeviceReuseGrace = 30 * time.Second
+
 // deviceUse is the outcome of presenting a trusted-device token at login.
 type deviceUse struct {
 	trusted bool
@@ -26,16 +35,24 @@ type deviceUse struct {
 }
 
 // useTrustedDevice checks the trusted-device token that came with u's
-// correct password. A current, unexpired token of u's own device vouches for
-// the second factor and is rotated (one conditional update: a token is used
-// once, however many requests present it). A token the device had before a
-// rotation means its cookie was copied: the device is revoked, every session
-// of the user ended (whoever used the copy may hold one) and the user alerted. Another user's token is ignored and left alone, so it neither lets
-// anyone in nor lets them revoke the device. A trusted device is accepted
-// during a second-factor lockout, and leaves the failure count as it is: the
-// lockout bounds guessing of codes, and a 256-bit token that only the user's
-// browser holds cannot be guessed (docs/behaviour.md).
-func (s *Service) useTrustedDevice(ctx context.Context, c Client, u User, token string) deviceUse {
+// correct password; ttl is the trusted-device lifetime configured now. A
+// current token of u's own device, younger than both its expiry and ttl,
+// vouches for the second factor and is rotated (one conditional update: a
+// token is used once, however many requests present it).
+//
+// A token the device had before a rotation is either a lost race or a copy.
+// Within DeviceReuseGrace of the rotation it is a lost race (two logins
+// from one browser, or a lost response): the login asks for the second
+// factor and drops the cookie, nothing is revoked. Later, it means the
+// cookie was copied: the device is revoked, every session of the user ended
+// (whoever used the copy may hold one) and the user alerted.
+//
+// Another user's token is ignored and left alone, so it neither lets anyone
+// in nor lets them revoke the device. A trusted device is accepted during a
+// second-factor lockout, and leaves the failure count as it is: the lockout
+// bounds guessing of codes, and a 256-bit token that only the user's browser
+// holds cannot be guessed (docs/behaviour.md).
+func (s *Service) useTrustedDevice(ctx context.Context, c Client, u User, token string, ttl time.Duration) deviceUse {
 	if len(token) > 128 {
 		return deviceUse{cookie: DeviceCookie{Clear: true}}
 	}
@@ -53,6 +70,12 @@ func (s *Service) useTrustedDevice(ctx context.Context, c Client, u User, token 
 		return deviceUse{}
 	}
 	now := s.now()
+	if stale && !d.RetiredAt.IsZero() && now.Sub(d.RetiredAt) < DeviceReuseGrace {
+		// A lost race, not a theft. The cookie is dropped: this browser
+		// holds a token that is already old, and presenting it again after
+		// the grace period would read as a theft.
+		return deviceUse{cookie: DeviceCookie{Clear: true}}
+	}
 	if stale {
 		// Whoever used the copy may hold a session from it: end them all.
 		ctx := context.WithoutCancel(ctx)
@@ -67,7 +90,12 @@ func (s *Service) useTrustedDevice(ctx context.Context, c Client, u User, token 
 			"The device is no longer remembered, you were signed out everywhere, and the next sign-in asks for your second factor"})
 		return deviceUse{cookie: DeviceCookie{Clear: true}}
 	}
-	if !d.ExpiresAt.After(now) {
+	// A lowered TTL applies to devices trusted before it, too.
+	expires := d.ExpiresAt
+	if ttl > 0 && d.CreatedAt.Add(ttl).Before(expires) {
+		expires = d.CreatedAt.Add(ttl)
+	}
+	if !expires.After(now) {
 		return deviceUse{cookie: DeviceCookie{Clear: true}}
 	}
 	next, nextHash, err := s.newToken()
@@ -81,11 +109,11 @@ func (s *Service) useTrustedDevice(ctx context.Context, c Client, u User, token 
 		return deviceUse{}
 	}
 	if !won {
-		// Another request used this token at the same moment; whichever
-		// browser kept the old token is caught at its next use.
-		return deviceUse{}
+		// Another request used this token at the same moment: a lost race,
+		// as above.
+		return deviceUse{cookie: DeviceCookie{Clear: true}}
 	}
-	return deviceUse{trusted: true, id: d.ID, cookie: DeviceCookie{Token: next, ExpiresAt: d.ExpiresAt}}
+	return deviceUse{trusted: true, id: d.ID, cookie: DeviceCookie{Token: next, ExpiresAt: expires}}
 }
 
 // TrustDevice remembers u's browser for ttl. Call it only right after a
@@ -101,7 +129,7 @@ func (s *Service) TrustDevice(ctx context.Context, c Client, u User, ttl time.Du
 		ID: s.newID(now), UserID: u.ID, TokenHash: hash, Name: deviceName(c.UserAgent),
 		CreatedAt: now, ExpiresAt: now.Add(ttl),
 	}
-	if err := s.store.AddTrustedDevice(ctx, d); err != nil {
+	if err := s.store.AddTrustedDevice(ctx, d, MaxTrustedDevices); err != nil {
 		return DeviceCookie{}, s.internal(ctx, "add trusted device", err)
 	}
 	s.record(ctx, c, EventDeviceTrusted, u.ID, map[string]any{"id": d.ID, "name": d.Name, "expires_at": d.ExpiresAt.UTC().Format(time.RFC3339)})
