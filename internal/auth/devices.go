@@ -117,9 +117,15 @@ func (s *Service) useTrustedDevice(ctx context.Context, c Client, u User, token 
 }
 
 // TrustDevice remembers u's browser for ttl. Call it only right after a
-// successful second factor; the returned token goes into the browser's
-// cookie, and a later password login presenting it needs no second factor.
-func (s *Service) TrustDevice(ctx context.Context, c Client, u User, ttl time.Duration) (DeviceCookie, error) {
+// successful second factor on the session whose (new) token is
+// sessionToken; the returned token goes into the browser's cookie, and a
+// later password login presenting it needs no second factor.
+//
+// A revocation of every device (password change, 2FA disabled, admin reset)
+// running at the same moment must not miss this one, so after storing it the
+// device is checked again (deviceStands) and removed if the revocation
+// happened. Code: unauthenticated when it did.
+func (s *Service) TrustDevice(ctx context.Context, c Client, u User, sessionToken string, ttl time.Duration) (DeviceCookie, error) {
 	tok, hash, err := s.newToken()
 	if err != nil {
 		return DeviceCookie{}, s.internal(ctx, "new device token", err)
@@ -132,8 +138,47 @@ func (s *Service) TrustDevice(ctx context.Context, c Client, u User, ttl time.Du
 	if err := s.store.AddTrustedDevice(ctx, d, MaxTrustedDevices); err != nil {
 		return DeviceCookie{}, s.internal(ctx, "add trusted device", err)
 	}
+	if err := s.deviceStands(ctx, u.ID, HashToken(sessionToken)); err != nil {
+		if derr := s.store.DeleteTrustedDevice(context.WithoutCancel(ctx), u.ID, d.ID); derr != nil && !errors.Is(derr, ErrNotFound) {
+			return DeviceCookie{}, s.internal(ctx, "delete a device trusted during a revocation", derr)
+		}
+		return DeviceCookie{}, err
+	}
 	s.record(ctx, c, EventDeviceTrusted, u.ID, map[string]any{"id": d.ID, "name": d.Name, "expires_at": d.ExpiresAt.UTC().Format(time.RFC3339)})
 	return DeviceCookie{Token: tok, ExpiresAt: d.ExpiresAt}, nil
+}
+
+// deviceStands checks, after a device was stored, that no revocation of
+// every device of the user ran meanwhile: the session that earned it still
+// exists and the user still has a second factor.
+//
+// Why every interleaving is covered. A password change ends the user's
+// other sessions (D) and then deletes their devices (R); disabling 2FA and
+// an administrator's reset end with DeleteSecondFactors (F), one transaction
+// that deletes the factors and the devices. If the revocation's delete sees
+// the new device, it is gone. If R does not see it, the insert committed
+// after R began (PostgreSQL read committed; SQLite runs one writer at a
+// time), so after D committed, and the session read here, which begins after
+// the insert committed, finds the session gone. F and AddTrustedDevice both
+// take the user's row lock first (SQLite: both are write transactions), so
+// one runs wholly before the other: F before the insert means the factors
+// read here, after it, are gone; the insert before F means F deletes it.
+func (s *Service) deviceStands(ctx context.Context, userID, sessionHash string) error {
+	sess, err := s.store.SessionByTokenHash(ctx, sessionHash)
+	if errors.Is(err, ErrNotFound) || (err == nil && sess.UserID != userID) {
+		return errUnauthenticated
+	}
+	if err != nil {
+		return s.internal(ctx, "find session", err)
+	}
+	methods, err := s.secondFactors(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if len(methods) == 0 {
+		return errUnauthenticated
+	}
+	return nil
 }
 
 // Devices lists u's trusted devices that have not expired, oldest first.

@@ -24,12 +24,13 @@ func scanDevice(row interface{ Scan(...any) error }) (auth.TrustedDevice, error)
 }
 
 // AddTrustedDevice implements auth.Devices.
-// The user's row lock (FOR NO KEY UPDATE: it does not block the key-share
-// locks of foreign keys, so sessions are still created meanwhile) serialises
-// concurrent inserts for one user, so each sees the others' devices.
+// The user's row lock (lockUser) serialises it with the user's other
+// AddTrustedDevice and DeleteSecondFactors calls: each sees the others'
+// devices, so the cap holds, and a device is never inserted in the middle
+// of a DeleteSecondFactors.
 func (db *DB) AddTrustedDevice(ctx context.Context, d auth.TrustedDevice, keep int) error {
 	return db.tx(ctx, "add trusted device", func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", d.UserID); err != nil {
+		if err := lockUser(ctx, tx, d.UserID); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO trusted_devices ("+deviceCols+") VALUES ($1, $2, $3, $4, $5, $6, $7)",

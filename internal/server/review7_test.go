@@ -176,3 +176,130 @@ func TestLoweredDeviceTTLShortensExistingDevices(t *testing.T) {
 		t.Errorf("the device cookie past the lowered TTL was not cleared")
 	}
 }
+
+// gateStore holds one armed store call, before it runs, until the test
+// releases it.
+type gateStore struct {
+	auth.Store
+	mu       sync.Mutex
+	armed    map[string]bool
+	entered  chan struct{}
+	released chan struct{}
+}
+
+func withGateStore(g *gateStore) func(*options) {
+	return func(o *options) {
+		o.wrapStore = func(s auth.Store) auth.Store { g.Store = s; return g }
+	}
+}
+
+func newGateStore() *gateStore {
+	return &gateStore{armed: map[string]bool{}, entered: make(chan struct{}), released: make(chan struct{})}
+}
+
+func (g *gateStore) arm(method string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.armed[method] = true
+}
+
+func (g *gateStore) hold(method string) {
+	g.mu.Lock()
+	armed := g.armed[method]
+	delete(g.armed, method)
+	g.mu.Unlock()
+	if armed {
+		g.entered <- struct{}{}
+		<-g.released
+	}
+}
+
+func (g *gateStore) AddTrustedDevice(ctx context.Context, d auth.TrustedDevice, keep int) error {
+	g.hold("AddTrustedDevice")
+	return g.Store.AddTrustedDevice(ctx, d, keep)
+}
+
+func (g *gateStore) CreateSession(ctx context.Context, s auth.Session) error {
+	g.hold("CreateSession")
+	return g.Store.CreateSession(ctx, s)
+}
+
+// heldRequest starts c.do on another goroutine once method is armed, waits
+// until the request reaches it, and returns a function that lets it go on
+// and returns its response.
+func heldRequest(g *gateStore, method string, c *client, verb, path string, body any) func() *response {
+	g.arm(method)
+	done := make(chan *response, 1)
+	go func() { done <- c.do(verb, path, body) }()
+	<-g.entered
+	return func() *response {
+		g.released <- struct{}{}
+		return <-done
+	}
+}
+
+func TestDeviceTrustedDuringARevocationIsRemoved(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		revoke func(t *testing.T, e *env, u enrolled)
+	}{
+		{"PasswordChange", func(t *testing.T, e *env, u enrolled) {
+			changePassword(u.c, pw, newPW).want(t, 204, "")
+		}},
+		{"Disable2FA", func(t *testing.T, e *env, u enrolled) {
+			u.c.do("POST", "/api/2fa/disable", nil).want(t, 204, "")
+		}},
+		{"AdminReset", func(t *testing.T, e *env, u enrolled) {
+			id := u.c.do("GET", "/api/me", nil).want(t, 200, "").str("user", "id")
+			if err := e.Auth.ResetTwoFactor(t.Context(), auth.Client{}, id); err != nil {
+				t.Fatalf("reset 2fa: %v", err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGateStore()
+			e := newEnv(t, withDevices, withGateStore(g))
+			u := e.enroll("ada@example.com")
+			c := e.pendingLogin(u.email)
+			e.Clock.Advance(30 * time.Second)
+			finish := heldRequest(g, "AddTrustedDevice", c, "POST", "/api/2fa/verify",
+				map[string]any{"method": "totp", "code": e.code(u.secret), "remember_device": true})
+			tc.revoke(t, e, u) // while the device is about to be stored
+			finish()
+			if n := len(u.c.do("GET", "/api/devices", nil).want(t, 200, "").Body["devices"].([]any)); n != 0 {
+				t.Errorf("got %d devices after the revocation, want 0", n)
+			}
+			if c.cookie(server.DeviceCookie) != "" {
+				t.Errorf("a device cookie was set for a device that was revoked")
+			}
+		})
+	}
+}
+
+func TestDeviceRevokedDuringItsLoginSignsNothingIn(t *testing.T) {
+	g := newGateStore()
+	e := newEnv(t, withDevices, withGateStore(g))
+	u := e.enroll("ada@example.com")
+	c := e.rememberedLogin(u)
+	c.do("POST", "/api/logout", nil).want(t, 204, "")
+	id := u.c.do("GET", "/api/devices", nil).want(t, 200, "").Body["devices"].([]any)[0].(map[string]any)["id"].(string)
+
+	// The login has checked and rotated the device token and is about to
+	// store its session when the owner revokes the device.
+	finish := heldRequest(g, "CreateSession", c, "POST", "/api/login", map[string]string{"email": u.email, "password": pw})
+	u.c.do("DELETE", "/api/devices/"+id, nil).want(t, 204, "")
+	wantStatus(t, finish().want(t, 200, ""), "2fa_required")
+	c.do("GET", "/api/me", nil).want(t, 401, "unauthenticated")
+}
+
+func TestTrustedDevicesPerUserAreCapped(t *testing.T) {
+	e := newEnv(t, withDevices)
+	u := e.enroll("ada@example.com")
+	for range auth.MaxTrustedDevices + 1 {
+		e.rememberedLogin(u)
+	}
+	devs := u.c.do("GET", "/api/devices", nil).want(t, 200, "").Body["devices"].([]any)
+	if len(devs) != 20 {
+		t.Errorf("got %d devices after trusting 21, want 20", len(devs))
+	}
+}
