@@ -90,11 +90,7 @@ func (s *Service) useTrustedDevice(ctx context.Context, c Client, u User, token 
 			"The device is no longer remembered, you were signed out everywhere, and the next sign-in asks for your second factor"})
 		return deviceUse{cookie: DeviceCookie{Clear: true}}
 	}
-	// A lowered TTL applies to devices trusted before it, too.
-	expires := d.ExpiresAt
-	if ttl > 0 && d.CreatedAt.Add(ttl).Before(expires) {
-		expires = d.CreatedAt.Add(ttl)
-	}
+	expires := deviceExpiry(d, ttl)
 	if !expires.After(now) {
 		return deviceUse{cookie: DeviceCookie{Clear: true}}
 	}
@@ -181,8 +177,9 @@ func (s *Service) deviceStands(ctx context.Context, userID, sessionHash string) 
 	return nil
 }
 
-// Devices lists u's trusted devices that have not expired, oldest first.
-func (s *Service) Devices(ctx context.Context, u User) ([]TrustedDevice, error) {
+// Devices lists u's trusted devices that have not expired, oldest first,
+// with ttl the trusted-device lifetime configured now (0: none applies).
+func (s *Service) Devices(ctx context.Context, u User, ttl time.Duration) ([]TrustedDevice, error) {
 	ds, err := s.store.TrustedDevices(ctx, u.ID)
 	if err != nil {
 		return nil, s.internal(ctx, "list trusted devices", err)
@@ -190,11 +187,21 @@ func (s *Service) Devices(ctx context.Context, u User) ([]TrustedDevice, error) 
 	now := s.now()
 	out := []TrustedDevice{}
 	for _, d := range ds {
-		if d.ExpiresAt.After(now) {
+		if d.ExpiresAt = deviceExpiry(d, ttl); d.ExpiresAt.After(now) {
 			out = append(out, d)
 		}
 	}
 	return out, nil
+}
+
+// deviceExpiry is when d stops vouching: its stored expiry, or earlier when
+// the lifetime configured now (ttl, 0: none) has been lowered since it was
+// trusted.
+func deviceExpiry(d TrustedDevice, ttl time.Duration) time.Time {
+	if ttl > 0 && d.CreatedAt.Add(ttl).Before(d.ExpiresAt) {
+		return d.CreatedAt.Add(ttl)
+	}
+	return d.ExpiresAt
 }
 
 // RevokeDevice forgets one of u's trusted devices. Code: not_found.

@@ -67,9 +67,9 @@ type deviceJSON struct {
 	ExpiresAt  time.Time  `json:"expires_at"`
 }
 
-func handleDevices(a *auth.Service) authedHandler {
+func handleDevices(a *auth.Service, d Deps) authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, s auth.Session, u auth.User) {
-		ds, err := a.Devices(r.Context(), u)
+		ds, err := a.Devices(r.Context(), u, d.TrustedDeviceTTL)
 		if err != nil {
 			writeError(w, err)
 			return

@@ -162,6 +162,7 @@ func TestLoweredDeviceTTLShortensExistingDevices(t *testing.T) {
 	e := newEnv(t, withDevices, func(o *options) { o.auth.Keys = keys })
 	u := e.enroll("ada@example.com")
 	c := e.rememberedLogin(u)
+	trusted := e.Clock.Now()
 
 	// The same database, served with a TTL of one day.
 	short := newEnv(t, func(o *options) {
@@ -170,6 +171,11 @@ func TestLoweredDeviceTTLShortensExistingDevices(t *testing.T) {
 	c.e = short
 	short.Clock.Advance(2 * time.Hour)
 	wantStatus(t, c.login(u.email), "authenticated")
+	r := c.do("GET", "/api/devices", nil).want(t, 200, "")
+	want := trusted.Add(24 * time.Hour).UTC().Format(time.RFC3339)
+	if exp := r.Body["devices"].([]any)[0].(map[string]any)["expires_at"]; exp != want {
+		t.Errorf("listed expires_at %v, want the lowered TTL's %s", exp, want)
+	}
 	short.Clock.Advance(23 * time.Hour) // a day after the device was trusted, well within 720 h
 	wantStatus(t, c.login(u.email), "2fa_required")
 	if c.cookie(server.DeviceCookie) != "" {
