@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -332,4 +334,57 @@ func TestClosedRegistrationAndAdminTokenFromSettings(t *testing.T) {
 	if _, status := login(t, srv.URL, body["email"], body["password"]); status != "authenticated" {
 		t.Errorf("login of the admin-made user: got %q", status)
 	}
+}
+
+func TestCLIRefusesAWrongKeyOrDataDir(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"TWOFOLD_DATA_DIR": dir}
+	start(t, env)
+	cli(t, env, "a cli test password\n", "user", "add", "ada@example.com").want(t, 0, "user add")
+
+	t.Run("WrongEncryptionKey", func(t *testing.T) {
+		k, err := seal.NewKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrong := map[string]string{"TWOFOLD_DATA_DIR": dir, "TWOFOLD_ENCRYPTION_KEY": k.Encode()}
+		for _, args := range [][]string{{"user", "reset-2fa", "ada@example.com"}, {"user", "list"}, {"events"}} {
+			r := cli(t, wrong, "", args...).want(t, 1, strings.Join(args, " ")+" with another key")
+			if !strings.Contains(r.Stderr, "encryption key") {
+				t.Errorf("twofold %v with another key: stderr does not name the key: %q", args, r.Stderr)
+			}
+		}
+		r := cli(t, env, "", "events", "--user", "ada@example.com").want(t, 0, "events")
+		if strings.Contains(r.Stdout, "admin.reset_2fa") {
+			t.Errorf("reset-2fa acted although its key was wrong")
+		}
+	})
+
+	t.Run("WrongDataDir", func(t *testing.T) {
+		nowhere := filepath.Join(t.TempDir(), "typo")
+		bad := map[string]string{"TWOFOLD_DATA_DIR": nowhere}
+		for _, args := range [][]string{{"user", "list"}, {"user", "add", "x@example.com"}, {"user", "reset-2fa", "ada@example.com"}, {"events"}} {
+			r := cli(t, bad, "a cli test password\n", args...).want(t, 1, strings.Join(args, " ")+" in a wrong data dir")
+			if !strings.Contains(r.Stderr, "no database at") {
+				t.Errorf("twofold %v in a wrong data dir: stderr %q lacks \"no database at\"", args, r.Stderr)
+			}
+		}
+		if _, err := os.Stat(nowhere); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the CLI created the wrong data dir (stat: %v)", err)
+		}
+	})
+
+	t.Run("NoKeyFileIsNotCreated", func(t *testing.T) {
+		fresh := map[string]string{"TWOFOLD_DATA_DIR": t.TempDir()}
+		cli(t, fresh, "", "migrate").want(t, 0, "migrate")
+		for _, args := range [][]string{{"user", "list"}, {"events"}} {
+			r := cli(t, fresh, "", args...).want(t, 1, strings.Join(args, " ")+" without a key")
+			if !strings.Contains(r.Stderr, "no encryption key") {
+				t.Errorf("twofold %v without a key: stderr %q lacks \"no encryption key\"", args, r.Stderr)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(fresh["TWOFOLD_DATA_DIR"], "encryption.key")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("a read-only command wrote a key file (stat: %v)", err)
+		}
+	})
 }

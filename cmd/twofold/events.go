@@ -34,17 +34,19 @@ func events(ctx context.Context, args []string, getenv func(string) string, stdo
 		fs.StringVar(&typ, "type", "", "only events of this type")
 		fs.IntVar(&limit, "limit", 50, "at most this many events (1..200)")
 		fs.BoolVar(&asJSON, "json", false, "one JSON object per line")
+	}, func(rest []string) error {
+		if len(rest) > 0 {
+			return usageError{fmt.Sprintf("events takes no arguments (got %q)", rest[0])}
+		}
+		if limit < 1 || limit > 200 {
+			return usageError{"--limit must be from 1 to 200"}
+		}
+		return nil
 	})
 	if err != nil {
 		return err
 	}
 	defer c.db.Close()
-	if len(c.args) > 0 {
-		return usageError{fmt.Sprintf("events takes no arguments (got %q)", c.args[0])}
-	}
-	if limit < 1 || limit > 200 {
-		return usageError{"--limit must be from 1 to 200"}
-	}
 	f := auth.EventFilter{Type: typ, Limit: limit}
 	if email != "" {
 		u, err := c.svc.FindUser(ctx, email)

@@ -101,6 +101,11 @@ func newService(cfg config.Config, db auth.Store, log *slog.Logger, m *server.Me
 	if err != nil {
 		return nil, err
 	}
+	return newServiceWithKeys(cfg, db, log, m, ring, reload)
+}
+
+// newServiceWithKeys is newService with the keys given.
+func newServiceWithKeys(cfg config.Config, db auth.Store, log *slog.Logger, m *server.Metrics, ring *seal.Ring, reload func() (*seal.Ring, error)) (*auth.Service, error) {
 	ch, err := channels(cfg)
 	if err != nil {
 		return nil, err

@@ -52,8 +52,10 @@ type cliCommand struct {
 }
 
 // openCommand parses a command's settings, own flags (extra) and
-// arguments, then opens the database and the service. The caller closes db.
-func openCommand(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (*cliCommand, error) {
+// arguments, then opens the existing database and the service, and checks
+// that its keys open what the database holds sealed (cli_open.go). The
+// caller closes db.
+func openCommand(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet), validate func(rest []string) error) (*cliCommand, error) {
 	cfg, rest, err := config.ParseCommand(name, args, getenv, stderr, extra)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil, errHelp
@@ -61,11 +63,15 @@ func openCommand(ctx context.Context, name string, args []string, getenv func(st
 	if err != nil {
 		return nil, usageError{err.Error()}
 	}
-	db, err := openStore(ctx, cfg)
+	// Usage errors first, before the database is looked for.
+	if err := validate(rest); err != nil {
+		return nil, err
+	}
+	db, err := openExistingStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	svc, err := newService(cfg, db, newLogger(stderr, cfg.LogLevel), nil)
+	svc, err := newCLIService(ctx, cfg, db, newLogger(stderr, cfg.LogLevel))
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -105,7 +111,16 @@ func user(ctx context.Context, args []string, getenv func(string) string, stdout
 	if sub == "list" {
 		extra = func(fs *flag.FlagSet) { fs.StringVar(&email, "email", "", "list only the user with this email") }
 	}
-	c, err := openCommand(ctx, "user "+sub, rest, getenv, stderr, extra)
+	c, err := openCommand(ctx, "user "+sub, rest, getenv, stderr, extra, func(rest []string) error {
+		if sub == "list" {
+			if len(rest) > 0 {
+				return usageError{fmt.Sprintf("user list takes no arguments (got %q); use --email", rest[0])}
+			}
+			return nil
+		}
+		_, err := (&cliCommand{args: rest}).oneEmail("user " + sub)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -114,9 +129,6 @@ func user(ctx context.Context, args []string, getenv func(string) string, stdout
 	case "add":
 		return userAdd(ctx, c, stdout, stderr)
 	case "list":
-		if len(c.args) > 0 {
-			return usageError{fmt.Sprintf("user list takes no arguments (got %q); use --email", c.args[0])}
-		}
 		return userList(ctx, c, email, stdout)
 	case "reset-2fa":
 		email, err := c.oneEmail("user reset-2fa")

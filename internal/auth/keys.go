@@ -119,3 +119,38 @@ func (s *Service) RotateKeys(ctx context.Context) (resealed, remaining int, err 
 	}
 	return resealed, remaining, nil
 }
+
+// CheckKeysReadOnly is CheckKeys for a command that must not write (the
+// CLI): it opens the server-wide backup-code key, or when there is none yet
+// any one sealed value, and creates nothing. A database that holds nothing
+// sealed yet cannot tell a wrong key, and passes.
+func (s *Service) CheckKeysReadOnly(ctx context.Context) error {
+	kind, id := "setting", backupKeySetting
+	v, err := s.store.Setting(ctx, backupKeySetting)
+	if errors.Is(err, ErrNotFound) {
+		var vals []Sealed
+		if vals, err = s.store.SealedValues(ctx); err == nil {
+			if len(vals) == 0 {
+				return nil
+			}
+			kind, id, v = vals[0].Kind, vals[0].ID, vals[0].Value
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("check encryption key: %w", err)
+	}
+	ad, err := adFor(kind, id)
+	if err != nil {
+		return err
+	}
+	plain, err := s.keys.open(v, ad)
+	if err != nil {
+		if errors.Is(err, seal.ErrUnknownKey) || errors.Is(err, seal.ErrCorrupt) {
+			return fmt.Errorf("the database holds secrets sealed under an encryption key this process does not have: "+
+				"use the server's TWOFOLD_ENCRYPTION_KEY (or key file in its --data-dir): %w", err)
+		}
+		return fmt.Errorf("check encryption key: %w", err)
+	}
+	clear(plain)
+	return nil
+}

@@ -42,6 +42,9 @@ type Session struct {
 	AuthAt    time.Time
 	IP        string
 	UserAgent string
+	// DeviceID is the trusted device that signed this session in, if any:
+	// removing the device ends the session.
+	DeviceID string
 }
 
 // Event is one entry of the audit trail. Detail never holds a secret.

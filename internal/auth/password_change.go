@@ -45,6 +45,9 @@ func (s *Service) ChangePassword(ctx context.Context, c Client, sess Session, u 
 		return "", s.internal(ctx, "hash password", err)
 	}
 	// From here on the change is made: finish it even if the client hangs up.
+	// The order matters: the new hash before the sessions are ended (a login
+	// racing this change relies on it, see passwordStands), the sessions
+	// before the devices (a device trusted meanwhile, see deviceStands).
 	ctx = context.WithoutCancel(ctx)
 	if err := s.store.SetPasswordHash(ctx, u.ID, hash); err != nil {
 		if errors.Is(err, ErrNotFound) {

@@ -279,13 +279,14 @@ type LoginResult struct {
 // the same answer in about the same time.
 // Codes: invalid_request (a field missing), invalid_credentials, rate_limited.
 func (s *Service) Login(ctx context.Context, c Client, email, password string) (LoginResult, error) {
-	return s.LoginWithDevice(ctx, c, email, password, "")
+	return s.LoginWithDevice(ctx, c, email, password, "", 0)
 }
 
 // LoginWithDevice is Login for a browser that may hold a trusted-device
 // token (deviceToken, "" when none): with the user's correct password, a
-// valid token of their own device stands in for the second factor.
-func (s *Service) LoginWithDevice(ctx context.Context, c Client, email, password, deviceToken string) (LoginResult, error) {
+// valid token of their own device, trusted less than deviceTTL ago (the
+// lifetime configured now), stands in for the second factor.
+func (s *Service) LoginWithDevice(ctx context.Context, c Client, email, password, deviceToken string, deviceTTL time.Duration) (LoginResult, error) {
 	if err := s.limit(s.authLimit, "ip:"+c.IP); err != nil {
 		return LoginResult{}, err
 	}
@@ -322,8 +323,9 @@ func (s *Service) LoginWithDevice(ctx context.Context, c Client, email, password
 		return LoginResult{}, errInvalidCredentials
 	}
 	s.loginLimit.Refund("email:" + norm)
+	verified := u.PasswordHash
 	if rehash {
-		s.rehash(ctx, u.ID, password)
+		verified = s.rehash(ctx, u, password)
 	}
 	methods, err := s.secondFactors(ctx, u.ID)
 	if err != nil {
@@ -331,14 +333,33 @@ func (s *Service) LoginWithDevice(ctx context.Context, c Client, email, password
 	}
 	var dev deviceUse
 	if len(methods) > 0 && deviceToken != "" {
-		dev = s.useTrustedDevice(ctx, c, u, deviceToken)
+		dev = s.useTrustedDevice(ctx, c, u, deviceToken, deviceTTL)
 	}
 	state, status := StateAuthenticated, "authenticated"
 	if len(methods) > 0 && !dev.trusted {
 		state, status = StatePending, "2fa_required"
 	}
-	tok, err := s.newSession(ctx, c, u.ID, state)
+	tok, sessID, err := s.createSession(ctx, c, u.ID, state, dev.id)
+	if errors.Is(err, ErrNotFound) && dev.trusted {
+		// The device was revoked since it was checked: ask for the second factor.
+		dev = deviceUse{cookie: DeviceCookie{Clear: true}}
+		state, status = StatePending, "2fa_required"
+		tok, sessID, err = s.createSession(ctx, c, u.ID, state, "")
+	}
+	if errors.Is(err, ErrNotFound) {
+		return LoginResult{}, errInvalidCredentials // the user was deleted meanwhile
+	}
 	if err != nil {
+		return LoginResult{}, s.internal(ctx, "create session", err)
+	}
+	if err := s.passwordStands(ctx, u.ID, verified, password); err != nil {
+		if derr := s.store.DeleteSession(context.WithoutCancel(ctx), sessID); derr != nil {
+			s.log.ErrorContext(ctx, "delete the session of a superseded password", "err", derr)
+			return LoginResult{}, s.internal(ctx, "delete session", derr)
+		}
+		if ErrorCode(err) == CodeInvalidCredentials {
+			s.record(ctx, c, EventLoginFailed, u.ID, map[string]any{"reason": "password_changed"})
+		}
 		return LoginResult{}, err
 	}
 	s.record(ctx, c, EventLoginSucceeded, u.ID, map[string]any{"second_factor_required": state == StatePending})
@@ -351,16 +372,64 @@ func (s *Service) LoginWithDevice(ctx context.Context, c Client, email, password
 	return LoginResult{Status: status, User: u, Methods: methods, Token: tok, Device: dev.cookie}, nil
 }
 
-// rehash upgrades a password hash made with weaker parameters; a failure is
-// logged and the login goes on.
-func (s *Service) rehash(ctx context.Context, userID, password string) {
+// rehash upgrades u's password hash, made with weaker parameters, and
+// returns the hash now standing for password: the new one, or u's when the
+// upgrade fails (logged; the login goes on). It is a compare-and-set on the
+// hash that was verified: a password changed meanwhile is never overwritten
+// with a hash of the old one.
+func (s *Service) rehash(ctx context.Context, u User, password string) string {
 	hash, err := s.hasher.Hash(ctx, password)
-	if err == nil {
-		err = s.store.SetPasswordHash(ctx, userID, hash)
+	if err != nil {
+		s.log.WarnContext(ctx, "upgrade password hash", "user_id", u.ID, "err", err)
+		return u.PasswordHash
+	}
+	won, err := s.store.SetPasswordHashIf(ctx, u.ID, u.PasswordHash, hash)
+	if err != nil {
+		s.log.WarnContext(ctx, "upgrade password hash", "user_id", u.ID, "err", err)
+	}
+	if !won {
+		return u.PasswordHash
+	}
+	return hash
+}
+
+// passwordStands checks, after a login stored its session, that password
+// (verified against the hash verified) is still the user's password:
+// invalid_credentials when it was changed meanwhile.
+//
+// Why this closes the race with ChangePassword, which writes the new hash
+// (W) and then deletes the user's other sessions (D): the login stores its
+// session (I) and then reads the hash (R). If D sees I, I is deleted. If it
+// does not, I committed after D's statement began (PostgreSQL read
+// committed: a statement sees what committed before it began; SQLite runs
+// one writer at a time and a WAL reader sees every commit before its read
+// began), so after W committed; R begins after I committed, so it sees W's
+// hash and the session is deleted here. Either way no session made with the
+// old password outlives the change. A login that read the user after W
+// verified the new hash and stands. The device token check needs nothing
+// more: a device revoked before I makes I fail (its foreign key), one
+// revoked after I deletes I with it (ON DELETE CASCADE).
+func (s *Service) passwordStands(ctx context.Context, userID, verified, password string) error {
+	cur, err := s.store.UserByID(ctx, userID)
+	if errors.Is(err, ErrNotFound) {
+		return errInvalidCredentials
 	}
 	if err != nil {
-		s.log.WarnContext(ctx, "upgrade password hash", "user_id", userID, "err", err)
+		return s.internal(ctx, "find user", err)
 	}
+	if cur.PasswordHash == verified {
+		return nil
+	}
+	// Changed: a concurrent login's rehash, or a new password (perhaps the
+	// same one). Only the password decides.
+	ok, _, err := s.hasher.Verify(ctx, password, cur.PasswordHash)
+	if err != nil {
+		return s.internal(ctx, "verify password", err)
+	}
+	if !ok {
+		return errInvalidCredentials
+	}
+	return nil
 }
 
 // secondFactors lists the second-factor methods a user can log in with.
@@ -474,20 +543,31 @@ func (s *Service) SweepSessions(ctx context.Context) (int64, error) {
 
 // newSession stores a fresh session and returns its token.
 func (s *Service) newSession(ctx context.Context, c Client, userID string, state SessionState) (string, error) {
+	tok, _, err := s.createSession(ctx, c, userID, state, "")
+	if err != nil {
+		return "", s.internal(ctx, "create session", err)
+	}
+	return tok, nil
+}
+
+// createSession stores a fresh session, signed in by trusted device
+// deviceID if not "", and returns its token and id. The store's error is
+// returned as it is (ErrNotFound: the user or device is gone).
+func (s *Service) createSession(ctx context.Context, c Client, userID string, state SessionState, deviceID string) (token, id string, err error) {
 	tok, hash, err := s.newToken()
 	if err != nil {
-		return "", s.internal(ctx, "new session token", err)
+		return "", "", err
 	}
 	now := s.now()
 	sess := Session{
 		ID: s.newID(now), TokenHash: hash, UserID: userID, State: state,
 		CreatedAt: now, LastSeenAt: now, AuthAt: now,
-		IP: truncate(c.IP, 64), UserAgent: truncate(c.UserAgent, 512),
+		IP: truncate(c.IP, 64), UserAgent: truncate(c.UserAgent, 512), DeviceID: deviceID,
 	}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
-		return "", s.internal(ctx, "create session", err)
+		return "", "", err
 	}
-	return tok, nil
+	return tok, sess.ID, nil
 }
 
 // rotate gives a session a new token (no fixation) and state, renewing its

@@ -37,11 +37,15 @@ type Users interface {
 	UserByID(ctx context.Context, id string) (User, error)
 	// SetPasswordHash replaces a user's password hash. ErrNotFound.
 	SetPasswordHash(ctx context.Context, userID, hash string) error
+	// SetPasswordHashIf replaces a user's password hash with newHash, but
+	// only while it is still oldHash (a compare-and-set). false when it is not.
+	SetPasswordHashIf(ctx context.Context, userID, oldHash, newHash string) (bool, error)
 }
 
 // Sessions stores sessions by the hash of their token.
 type Sessions interface {
-	// CreateSession inserts s.
+	// CreateSession inserts s. ErrNotFound when its user, or its DeviceID's
+	// device, is gone.
 	CreateSession(ctx context.Context, s Session) error
 	// SessionByTokenHash finds a session. ErrNotFound.
 	SessionByTokenHash(ctx context.Context, tokenHash string) (Session, error)

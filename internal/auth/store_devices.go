@@ -16,12 +16,18 @@ type TrustedDevice struct {
 	CreatedAt  time.Time
 	LastUsedAt time.Time
 	ExpiresAt  time.Time
+	// RetiredAt, set by TrustedDeviceByToken for a stale token, is when that
+	// token was rotated away; zero when unknown (retired before migration 0006).
+	RetiredAt time.Time
 }
 
 // Devices stores trusted devices.
 type Devices interface {
-	// AddTrustedDevice inserts d.
-	AddTrustedDevice(ctx context.Context, d TrustedDevice) error
+	// AddTrustedDevice inserts d, then removes d.UserID's oldest devices
+	// beyond the newest keep (with the sessions they signed in), in one
+	// transaction that holds the user's lock, so concurrent inserts cannot
+	// leave more than keep.
+	AddTrustedDevice(ctx context.Context, d TrustedDevice, keep int) error
 	// TrustedDeviceByToken finds the device whose current token hash is
 	// tokenHash (stale false) or, failing that, the device that had
 	// tokenHash before a rotation (stale true). ErrNotFound.
@@ -29,11 +35,15 @@ type Devices interface {
 	// RotateTrustedDevice replaces device id's token hash with newHash and
 	// records its use at at, but only while its token hash is still oldHash
 	// (one conditional update, so a token is used once however many requests
-	// present it). oldHash is kept as a retired hash of the device, for
-	// TrustedDeviceByToken. false when it lost.
+	// present it). oldHash is kept as a retired hash of the device, retired
+	// at at, for TrustedDeviceByToken. false when it lost.
 	RotateTrustedDevice(ctx context.Context, id, oldHash, newHash string, at time.Time) (bool, error)
 	// TrustedDevices lists a user's devices, oldest first.
 	TrustedDevices(ctx context.Context, userID string) ([]TrustedDevice, error)
+	// Removing a device (any of the Delete methods below, or
+	// DeleteSecondFactors) also removes the sessions it signed in
+	// (Session.DeviceID).
+	//
 	// DeleteTrustedDevice removes device id of userID. ErrNotFound.
 	DeleteTrustedDevice(ctx context.Context, userID, id string) error
 	// DeleteTrustedDevices removes every device of a user and returns how many.

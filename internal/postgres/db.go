@@ -198,6 +198,13 @@ func (db *DB) Version(ctx context.Context) (int, error) {
 }
 
 // classify maps driver errors onto the store's sentinel errors.
+// isForeignKey reports whether err is a foreign key violation: a row
+// referred to is gone.
+func isForeignKey(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23503"
+}
+
 func classify(err error) error {
 	if err == nil {
 		return nil

@@ -24,13 +24,23 @@ func scanDevice(row interface{ Scan(...any) error }) (auth.TrustedDevice, error)
 }
 
 // AddTrustedDevice implements auth.Devices.
-func (db *DB) AddTrustedDevice(ctx context.Context, d auth.TrustedDevice) error {
-	_, err := db.pool.Exec(ctx, "INSERT INTO trusted_devices ("+deviceCols+") VALUES ($1, $2, $3, $4, $5, $6, $7)",
-		d.ID, d.UserID, d.TokenHash, text(d.Name), micros(d.CreatedAt), micros(d.LastUsedAt), micros(d.ExpiresAt))
-	if err != nil {
-		return fmt.Errorf("add trusted device: %w", classify(err))
-	}
-	return nil
+// The user's row lock (lockUser) serialises it with the user's other
+// AddTrustedDevice and DeleteSecondFactors calls: each sees the others'
+// devices, so the cap holds, and a device is never inserted in the middle
+// of a DeleteSecondFactors.
+func (db *DB) AddTrustedDevice(ctx context.Context, d auth.TrustedDevice, keep int) error {
+	return db.tx(ctx, "add trusted device", func(tx pgx.Tx) error {
+		if err := lockUser(ctx, tx, d.UserID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO trusted_devices ("+deviceCols+") VALUES ($1, $2, $3, $4, $5, $6, $7)",
+			d.ID, d.UserID, d.TokenHash, text(d.Name), micros(d.CreatedAt), micros(d.LastUsedAt), micros(d.ExpiresAt)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM trusted_devices WHERE user_id = $1 AND id NOT IN
+			(SELECT id FROM trusted_devices WHERE user_id = $1 ORDER BY id DESC LIMIT $2)`, d.UserID, keep)
+		return err
+	})
 }
 
 // TrustedDeviceByToken implements auth.Devices.
@@ -42,11 +52,14 @@ func (db *DB) TrustedDeviceByToken(ctx context.Context, tokenHash string) (auth.
 	if !errors.Is(err, auth.ErrNotFound) {
 		return auth.TrustedDevice{}, false, fmt.Errorf("trusted device by token: %w", err)
 	}
-	d, err = scanDevice(db.pool.QueryRow(ctx, `SELECT d.id, d.user_id, d.token_hash, d.name, d.created_at, d.last_used_at, d.expires_at
-		FROM trusted_device_retired r JOIN trusted_devices d ON d.id = r.device_id WHERE r.token_hash = $1`, tokenHash))
+	var created, used, expires, retired int64
+	err = db.pool.QueryRow(ctx, `SELECT d.id, d.user_id, d.token_hash, d.name, d.created_at, d.last_used_at, d.expires_at, r.retired_at
+		FROM trusted_device_retired r JOIN trusted_devices d ON d.id = r.device_id WHERE r.token_hash = $1`, tokenHash).
+		Scan(&d.ID, &d.UserID, &d.TokenHash, &d.Name, &created, &used, &expires, &retired)
 	if err != nil {
-		return auth.TrustedDevice{}, false, fmt.Errorf("trusted device by retired token: %w", err)
+		return auth.TrustedDevice{}, false, fmt.Errorf("trusted device by retired token: %w", classify(err))
 	}
+	d.CreatedAt, d.LastUsedAt, d.ExpiresAt, d.RetiredAt = fromMicros(created), fromMicros(used), fromMicros(expires), fromMicros(retired)
 	return d, true, nil
 }
 
@@ -61,7 +74,7 @@ func (db *DB) RotateTrustedDevice(ctx context.Context, id, oldHash, newHash stri
 		if won, err = changed(tag, err, "update token"); err != nil || !won {
 			return err
 		}
-		_, err = tx.Exec(ctx, "INSERT INTO trusted_device_retired (token_hash, device_id) VALUES ($1, $2)", oldHash, id)
+		_, err = tx.Exec(ctx, "INSERT INTO trusted_device_retired (token_hash, device_id, retired_at) VALUES ($1, $2, $3)", oldHash, id, micros(at))
 		return err
 	})
 	if err != nil {

@@ -58,13 +58,22 @@ func (db *DB) SetPasswordHash(ctx context.Context, userID, hash string) error {
 	return db.execOne(ctx, "set password hash", "UPDATE users SET password_hash = $1 WHERE id = $2", hash, userID)
 }
 
+// SetPasswordHashIf implements auth.Users.
+func (db *DB) SetPasswordHashIf(ctx context.Context, userID, oldHash, newHash string) (bool, error) {
+	tag, err := db.pool.Exec(ctx, "UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3", newHash, userID, oldHash)
+	return changed(tag, err, "set password hash if unchanged")
+}
+
 const sessionCols = "id, token_hash, user_id, state, created_at, last_seen_at, auth_at, ip, user_agent"
 
 // CreateSession implements auth.Sessions.
 func (db *DB) CreateSession(ctx context.Context, s auth.Session) error {
-	_, err := db.pool.Exec(ctx, "INSERT INTO sessions ("+sessionCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-		s.ID, s.TokenHash, s.UserID, string(s.State), micros(s.CreatedAt), micros(s.LastSeenAt), micros(s.AuthAt), text(s.IP), text(s.UserAgent))
+	_, err := db.pool.Exec(ctx, "INSERT INTO sessions ("+sessionCols+", device_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+		s.ID, s.TokenHash, s.UserID, string(s.State), micros(s.CreatedAt), micros(s.LastSeenAt), micros(s.AuthAt), text(s.IP), text(s.UserAgent), nullable(s.DeviceID))
 	if err != nil {
+		if isForeignKey(err) {
+			return fmt.Errorf("create session: %w: %w", auth.ErrNotFound, err)
+		}
 		return fmt.Errorf("create session: %w", classify(err))
 	}
 	return nil

@@ -56,6 +56,11 @@ func LoadOrCreateKeyFile(path string, r io.Reader) (keys []Key, created bool, er
 	return []Key{k}, true, nil
 }
 
+// LoadKeyFile reads the key file at path, checked as LoadOrCreateKeyFile
+// does, without ever creating it: an error wrapping fs.ErrNotExist when
+// there is none.
+func LoadKeyFile(path string) ([]Key, error) { return readKeyFile(path) }
+
 // WriteKeyFile atomically replaces the key file at path with keys, primary first, with mode 0600.
 func WriteKeyFile(path string, keys []Key) error {
 	if err := checkKeys(keys); err != nil {

@@ -39,7 +39,7 @@ func handleLogin(a *auth.Service, d Deps) http.Handler {
 			writeError(w, err)
 			return
 		}
-		res, err := a.LoginWithDevice(r.Context(), client(r), in.Email, in.Password, deviceToken(r, d))
+		res, err := a.LoginWithDevice(r.Context(), client(r), in.Email, in.Password, deviceToken(r, d), d.TrustedDeviceTTL)
 		if err != nil {
 			d.Metrics.Login(string(auth.ErrorCode(err)))
 			writeError(w, err)

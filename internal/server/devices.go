@@ -45,12 +45,13 @@ func setDevice(w http.ResponseWriter, d Deps, dc auth.DeviceCookie, now time.Tim
 // any method (TOTP and backup codes here; WebAuthn and SMS call it too): it
 // trusts this browser for d.TrustedDeviceTTL and sets the cookie. With the
 // TTL 0 it does nothing. A failure is logged by the service and the login
-// goes on without it. Call it before writing the response.
-func rememberDevice(w http.ResponseWriter, r *http.Request, d Deps, a *auth.Service, u auth.User) {
+// goes on without it. sessionToken is the session's token after the second
+// factor. Call it before writing the response.
+func rememberDevice(w http.ResponseWriter, r *http.Request, d Deps, a *auth.Service, u auth.User, sessionToken string) {
 	if d.TrustedDeviceTTL <= 0 {
 		return
 	}
-	dc, err := a.TrustDevice(r.Context(), client(r), u, d.TrustedDeviceTTL)
+	dc, err := a.TrustDevice(r.Context(), client(r), u, sessionToken, d.TrustedDeviceTTL)
 	if err != nil {
 		return
 	}
@@ -66,9 +67,9 @@ type deviceJSON struct {
 	ExpiresAt  time.Time  `json:"expires_at"`
 }
 
-func handleDevices(a *auth.Service) authedHandler {
+func handleDevices(a *auth.Service, d Deps) authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, s auth.Session, u auth.User) {
-		ds, err := a.Devices(r.Context(), u)
+		ds, err := a.Devices(r.Context(), u, d.TrustedDeviceTTL)
 		if err != nil {
 			writeError(w, err)
 			return

@@ -145,7 +145,9 @@ func TestStolenDeviceTokenIsDetected(t *testing.T) {
 		thief.setCookie(server.DeviceCookie, owner.cookie(server.DeviceCookie))
 		wantStatus(t, owner.login(u.email), "authenticated") // rotates
 
-		// The thief's copy is now an old token: the device is revoked.
+		// The thief's copy is now an old token (past the grace period for a
+		// lost race): the device is revoked.
+		e.Clock.Advance(auth.DeviceReuseGrace)
 		wantStatus(t, thief.login(u.email), "2fa_required")
 		if thief.cookie(server.DeviceCookie) != "" {
 			t.Errorf("the stale cookie was not cleared")
@@ -170,6 +172,7 @@ func TestStolenDeviceTokenIsDetected(t *testing.T) {
 		thief.do("GET", "/api/me", nil).want(t, 200, "")
 		// ... until the owner signs in with the old token: the device is
 		// revoked and the thief's session ended.
+		e.Clock.Advance(auth.DeviceReuseGrace)
 		wantStatus(t, owner.login(u.email), "2fa_required")
 		thief.do("GET", "/api/me", nil).want(t, 401, "unauthenticated")
 		wantStatus(t, thief.login(u.email), "2fa_required")

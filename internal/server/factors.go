@@ -78,7 +78,7 @@ func handleVerify(a *auth.Service, d Deps) authedHandler {
 		}
 		setSession(w, d, tok)
 		if in.RememberDevice {
-			rememberDevice(w, r, d, a, u)
+			rememberDevice(w, r, d, a, u, tok)
 		}
 		encode(w, http.StatusOK, map[string]any{"status": "authenticated", "user": toUser(u, true)})
 	}

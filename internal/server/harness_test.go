@@ -88,6 +88,9 @@ type options struct {
 	localhost bool
 	// wrap, when set, wraps the server's handler (test pages).
 	wrap func(http.Handler) http.Handler
+	// wrapStore, when set, wraps the store the service uses (to hold a
+	// request at a chosen point).
+	wrapStore func(auth.Store) auth.Store
 }
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
@@ -141,7 +144,11 @@ func newEnv(t testing.TB, mods ...func(*options)) *env {
 	if ao.PublicURL == "" {
 		ao.PublicURL = "http://localhost:8080"
 	}
-	svc, err := auth.New(db, ao)
+	var store auth.Store = db
+	if o.wrapStore != nil {
+		store = o.wrapStore(db)
+	}
+	svc, err := auth.New(store, ao)
 	if err != nil {
 		t.Fatalf("new service: %v", err)
 	}

@@ -41,7 +41,7 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /api/password", authed(handleChangePassword(a, d)))
 
 	// Trusted devices.
-	mux.Handle("GET /api/devices", authed(handleDevices(a)))
+	mux.Handle("GET /api/devices", authed(handleDevices(a, d)))
 	mux.Handle("DELETE /api/devices/{id}", authed(handleRevokeDevice(a)))
 
 	// Admin (bearer token; off without one).

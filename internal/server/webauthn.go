@@ -138,7 +138,7 @@ func handleWebAuthnAuthenticateComplete(a *auth.Service, d Deps) http.Handler {
 			}
 			setSession(w, d, tok)
 			if r.URL.Query().Get("remember_device") == "true" {
-				rememberDevice(w, r, d, a, u)
+				rememberDevice(w, r, d, a, u, tok)
 			}
 			encode(w, http.StatusOK, map[string]any{"status": "authenticated", "user": toUser(u, true)})
 			return

@@ -200,6 +200,13 @@ func classify(err error) error {
 	return err
 }
 
+// isForeignKey reports whether err is a foreign key violation: a row
+// referred to is gone.
+func isForeignKey(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
 func micros(t time.Time) int64 {
 	if t.IsZero() {
 		return 0

@@ -23,13 +23,17 @@ func scanDevice(row interface{ Scan(...any) error }) (auth.TrustedDevice, error)
 }
 
 // AddTrustedDevice implements auth.Devices.
-func (db *DB) AddTrustedDevice(ctx context.Context, d auth.TrustedDevice) error {
-	_, err := db.write.ExecContext(ctx, "INSERT INTO trusted_devices ("+deviceCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
-		d.ID, d.UserID, d.TokenHash, d.Name, micros(d.CreatedAt), micros(d.LastUsedAt), micros(d.ExpiresAt))
-	if err != nil {
-		return fmt.Errorf("add trusted device: %w", classify(err))
-	}
-	return nil
+// SQLite runs one write transaction at a time, so the count cannot race.
+func (db *DB) AddTrustedDevice(ctx context.Context, d auth.TrustedDevice, keep int) error {
+	return db.tx(ctx, "add trusted device", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO trusted_devices ("+deviceCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
+			d.ID, d.UserID, d.TokenHash, d.Name, micros(d.CreatedAt), micros(d.LastUsedAt), micros(d.ExpiresAt)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM trusted_devices WHERE user_id = ? AND id NOT IN
+			(SELECT id FROM trusted_devices WHERE user_id = ? ORDER BY id DESC LIMIT ?)`, d.UserID, d.UserID, keep)
+		return err
+	})
 }
 
 // TrustedDeviceByToken implements auth.Devices.
@@ -41,11 +45,15 @@ func (db *DB) TrustedDeviceByToken(ctx context.Context, tokenHash string) (auth.
 	if !errors.Is(err, auth.ErrNotFound) {
 		return auth.TrustedDevice{}, false, fmt.Errorf("trusted device by token: %w", err)
 	}
-	d, err = scanDevice(db.read.QueryRowContext(ctx, `SELECT d.id, d.user_id, d.token_hash, d.name, d.created_at, d.last_used_at, d.expires_at
-		FROM trusted_device_retired r JOIN trusted_devices d ON d.id = r.device_id WHERE r.token_hash = ?`, tokenHash))
+	var retired int64
+	var created, used, expires int64
+	err = db.read.QueryRowContext(ctx, `SELECT d.id, d.user_id, d.token_hash, d.name, d.created_at, d.last_used_at, d.expires_at, r.retired_at
+		FROM trusted_device_retired r JOIN trusted_devices d ON d.id = r.device_id WHERE r.token_hash = ?`, tokenHash).
+		Scan(&d.ID, &d.UserID, &d.TokenHash, &d.Name, &created, &used, &expires, &retired)
 	if err != nil {
-		return auth.TrustedDevice{}, false, fmt.Errorf("trusted device by retired token: %w", err)
+		return auth.TrustedDevice{}, false, fmt.Errorf("trusted device by retired token: %w", classify(err))
 	}
+	d.CreatedAt, d.LastUsedAt, d.ExpiresAt, d.RetiredAt = fromMicros(created), fromMicros(used), fromMicros(expires), fromMicros(retired)
 	return d, true, nil
 }
 
@@ -58,7 +66,7 @@ func (db *DB) RotateTrustedDevice(ctx context.Context, id, oldHash, newHash stri
 		if won, err = changed(res, err, "update token"); err != nil || !won {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, "INSERT INTO trusted_device_retired (token_hash, device_id) VALUES (?, ?)", oldHash, id)
+		_, err = tx.ExecContext(ctx, "INSERT INTO trusted_device_retired (token_hash, device_id, retired_at) VALUES (?, ?, ?)", oldHash, id, micros(at))
 		return err
 	})
 	if err != nil {

@@ -58,13 +58,22 @@ func (db *DB) SetPasswordHash(ctx context.Context, userID, hash string) error {
 	return db.execOne(ctx, "set password hash", "UPDATE users SET password_hash = ? WHERE id = ?", hash, userID)
 }
 
+// SetPasswordHashIf implements auth.Users.
+func (db *DB) SetPasswordHashIf(ctx context.Context, userID, oldHash, newHash string) (bool, error) {
+	res, err := db.write.ExecContext(ctx, "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?", newHash, userID, oldHash)
+	return changed(res, err, "set password hash if unchanged")
+}
+
 const sessionCols = "id, token_hash, user_id, state, created_at, last_seen_at, auth_at, ip, user_agent"
 
 // CreateSession implements auth.Sessions.
 func (db *DB) CreateSession(ctx context.Context, s auth.Session) error {
-	_, err := db.write.ExecContext(ctx, "INSERT INTO sessions ("+sessionCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		s.ID, s.TokenHash, s.UserID, string(s.State), micros(s.CreatedAt), micros(s.LastSeenAt), micros(s.AuthAt), s.IP, s.UserAgent)
+	_, err := db.write.ExecContext(ctx, "INSERT INTO sessions ("+sessionCols+", device_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		s.ID, s.TokenHash, s.UserID, string(s.State), micros(s.CreatedAt), micros(s.LastSeenAt), micros(s.AuthAt), s.IP, s.UserAgent, nullable(s.DeviceID))
 	if err != nil {
+		if isForeignKey(err) {
+			return fmt.Errorf("create session: %w: %v", auth.ErrNotFound, err)
+		}
 		return fmt.Errorf("create session: %w", classify(err))
 	}
 	return nil

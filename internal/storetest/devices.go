@@ -22,7 +22,7 @@ func newDevice(id, userID, tokenHash string) auth.TrustedDevice {
 
 func addDevice(t *testing.T, s auth.Store, d auth.TrustedDevice) {
 	t.Helper()
-	must(t, "add device "+d.ID, s.AddTrustedDevice(ctx(t), d))
+	must(t, "add device "+d.ID, s.AddTrustedDevice(ctx(t), d, auth.MaxTrustedDevices))
 }
 
 func deviceIDs(t *testing.T, s auth.Store, userID string) []string {
@@ -68,7 +68,7 @@ var deviceCases = []testCase{
 	{"a token hash belongs to one device", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
 		addDevice(t, s, newDevice("d1", "u1", "h1"))
-		wantIs(t, "add a device with a taken token hash", s.AddTrustedDevice(ctx(t), newDevice("d2", "u1", "h1")), auth.ErrDuplicate)
+		wantIs(t, "add a device with a taken token hash", s.AddTrustedDevice(ctx(t), newDevice("d2", "u1", "h1"), auth.MaxTrustedDevices), auth.ErrDuplicate)
 	}},
 	{"rotation makes the old hash stale", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"Devices", deviceCases},
 		{"Accounts", accountCases},
 		{"DeviceRaces", deviceRaceCases},
+		{"DeviceSessions", deviceSessionCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
