@@ -34,6 +34,8 @@ func (p *Pages) message(err error) string {
 		return "The service is temporarily unavailable. Please try again in a moment."
 	case auth.CodeInternal:
 		return "Something went wrong on our side. Please try again."
+	case auth.CodeDeliveryFailed:
+		return "We could not send the text message just now. Wait a minute and try again, or use another way to sign in."
 	case auth.CodeUnauthenticated:
 		return "Your session has ended. Please sign in again."
 	}
