@@ -151,7 +151,7 @@ func TestRememberThisDeviceSkipsThePromptUntilForgotten(t *testing.T) {
 		t.Error("recent activity does not show the remembered-device sign-in")
 	}
 
-	b.post("/settings/devices/" + id + "/revoke").wantRedirect(t, "/settings?done=device_revoked")
+	b.post("/settings/devices/"+id+"/revoke").wantRedirect(t, "/settings?done=device_revoked")
 	b.post("/logout")
 	b.post("/login", "email", a.email, "password", pw).wantRedirect(t, "/login/2fa")
 }
