@@ -148,15 +148,18 @@ func (p *Pages) handlePassword(w http.ResponseWriter, r *http.Request, s auth.Se
 	case auth.CodeUnauthenticated:
 		redirect(w, r, "/login")
 		return
-	case auth.CodeInvalidCredentials:
-		v, perr := p.settingsPage(r, s, u)
-		if perr != nil {
-			p.fail(w, r, perr)
-			return
-		}
-		v.Error = "Your current password is not right, so the password was not changed."
-		p.render(w, r, p.d.Status(err), "settings", v)
+	}
+	v, perr := p.settingsPage(r, s, u)
+	if perr != nil {
+		p.fail(w, r, perr)
 		return
 	}
-	p.settingsError(w, r, s, u, err)
+	v.Error = p.message(err)
+	if auth.ErrorCode(err) == auth.CodeInvalidCredentials {
+		v.Error = "Your current password is not right, so the password was not changed."
+	}
+	sv := v.Data.(settingsView)
+	sv.PasswordError = true
+	v.Data = sv
+	p.render(w, r, p.d.Status(err), "settings", v)
 }

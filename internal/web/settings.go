@@ -45,6 +45,8 @@ type settingsView struct {
 	DevicesOn bool
 	// SMSWarning is the restricted-authenticator notice (NIST SP 800-63B).
 	SMSWarning string
+	// PasswordError marks the password form as the one to fix.
+	PasswordError bool
 }
 
 type eventView struct {
