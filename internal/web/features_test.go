@@ -1,14 +1,18 @@
 package web_test
 
 import (
+	"context"
+	"errors"
 	"html"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/auth"
+	"github.com/twofold-auth/twofold/internal/notify"
 )
 
 const phone = "+14155550123"
@@ -230,5 +234,59 @@ func TestFeaturePagesHaveNoInlineScriptAndLabelEveryField(t *testing.T) {
 	}
 	if k := pages["add a key"]; !strings.Contains(k.Body, `data-options="{`) || !strings.Contains(k.Body, `excludeCredentials`) {
 		t.Error("the add-a-key page does not carry the creation options")
+	}
+}
+
+// breakableSMS sends SMS through next until broken is set, then fails like
+// a provider that is down.
+type breakableSMS struct {
+	next   notify.Sender
+	broken atomic.Bool
+}
+
+func (b *breakableSMS) Send(ctx context.Context, m notify.Message) error {
+	if b.broken.Load() {
+		return errors.New("provider down")
+	}
+	return b.next.Send(ctx, m)
+}
+
+func TestTextThatCannotBeSentIsExplained(t *testing.T) {
+	sms := &breakableSMS{}
+	s := newSite(t, func(o *auth.Options) {
+		sms.next = o.Notifier
+		o.Notifier = notify.Channels{Email: o.Notifier, SMS: sms}
+	})
+	s.enrollPhone("down@example.com")
+	s.Clock.Advance(time.Minute)
+	sms.broken.Store(true)
+	p := s.pendingLogin("down@example.com")
+	r := p.post("/login/2fa/send", "method", "sms")
+	if r.Status != http.StatusBadGateway || !strings.Contains(r.alert(), "could not send the text message") {
+		t.Fatalf("got %d %q, want 502 with the delivery message", r.Status, r.alert())
+	}
+	if !strings.Contains(r.Body, `action="/login/2fa/send"`) {
+		t.Error("no way to try sending again")
+	}
+}
+
+func TestKeySetupCarriesItsNameThroughReauthentication(t *testing.T) {
+	s := newSite(t)
+	a := s.enroll("keyname@example.com")
+	s.Clock.Advance(auth.RecentAuthWindow + time.Minute)
+	r := a.b.post("/settings/webauthn", "name", "Blue key")
+	r.wantPage(t, 403, "add a security key or passkey")
+	if !strings.Contains(r.Body, `name="name" value="Blue key"`) {
+		t.Fatal("the prompt does not carry the key's name")
+	}
+	done := a.b.post("/settings/reauth", "action", "webauthn-add", "name", "Blue key", "password", pw, "method", "totp", "code", s.code(a.key))
+	done.wantPage(t, 200, `data-options="{`)
+	if !strings.Contains(done.Body, "<strong class=\"break\">Blue key</strong>") {
+		t.Error("the add-a-key page does not name the key")
+	}
+	// A made-up credential is refused with the service's message.
+	bad := a.b.post("/settings/webauthn/complete", "credential", `{"id":"x"}`)
+	if bad.Status != 400 || bad.alert() == "" {
+		t.Fatalf("got %d %q, want 400 with a message", bad.Status, bad.alert())
 	}
 }

@@ -165,6 +165,14 @@ func TestBrowserPasskeySignInFromTheLoginPage(t *testing.T) {
 	if got := b.text(".who-email"); got != "passkey@example.com" {
 		t.Fatalf("signed in as %q", got)
 	}
+
+	// A passkey sign-in is recent authentication: the key can be removed
+	// at once, which turns two-step verification off (its only factor).
+	b.submit(`form[action^="/settings/webauthn/"] button[type=submit]`)
+	b.wantPath("/settings?done=key_removed")
+	if got := b.text(".badge"); got != "Off" {
+		t.Fatalf("two-step verification badge says %q after removing the only key, want Off", got)
+	}
 }
 
 func TestBrowserPasskeyButtonIsHiddenWithoutWebAuthn(t *testing.T) {
