@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/go-webauthn/webauthn/protocol"
 
@@ -118,6 +119,14 @@ func (p *Pages) handlePhoneConfirm(w http.ResponseWriter, r *http.Request, s aut
 			msg = "That code did not work. Enter the 6-digit code from the text message we just sent."
 		}
 		p.renderPhoneConfirm(w, r, p.d.Status(err), u, "", msg)
+		return
+	case code == auth.CodeInvalidRequest && strings.TrimSpace(r.PostFormValue("code")) == "":
+		p.renderPhoneConfirm(w, r, p.d.Status(err), u, "", "Enter the 6-digit code from the text message.")
+		return
+	case code == auth.CodeInvalidRequest:
+		// No setup in progress (done, replaced or never begun). The
+		// service's message names the API; say it for the page.
+		p.settingsError(w, r, s, u, auth.Errorf(auth.CodeInvalidRequest, "no phone number is being set up: enter your number below to get a new code"))
 		return
 	case err != nil:
 		p.settingsError(w, r, s, u, err)

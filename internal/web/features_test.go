@@ -121,6 +121,11 @@ func TestPhoneSetupCarriesTheNumberThroughReauthentication(t *testing.T) {
 		wantPage(t, 200, "Confirm your phone number")
 	a.b.post("/settings/phone/confirm", "code", "000000").wantPage(t, 400, "That code did not work")
 	a.b.post("/settings/phone/confirm", "code", s.lastSMS(phone)).wantRedirect(t, "/settings?done=phone_added")
+	// Confirmed: the same code again finds no setup in progress.
+	again := a.b.post("/settings/phone/confirm", "code", s.lastSMS(phone))
+	if again.Status != 400 || !strings.Contains(again.alert(), "No phone number is being set up") {
+		t.Fatalf("got %d %q, want 400 saying no phone is being set up", again.Status, again.alert())
+	}
 }
 
 func TestBadPhoneNumberIsExplained(t *testing.T) {

@@ -78,11 +78,19 @@ func eventText(e auth.Event) string {
 	if !ok {
 		t = e.Type
 	}
+	if e.Type == auth.EventLoginSucceeded && e.Detail["method"] == "passkey" {
+		return "Signed in with a passkey"
+	}
 	if m, ok := e.Detail["method"].(string); ok && methodNames[m] != "" {
 		t += " (" + methodNames[m] + ")"
 	}
-	if e.Detail["purpose"] == "reauthenticate" {
+	switch e.Detail["purpose"] {
+	case "reauthenticate":
 		t += " to confirm a change"
+	case "sms_setup":
+		t += " to confirm a phone number"
+	case "change_password":
+		t += " when changing the password"
 	}
 	if left, ok := e.Detail["remaining"]; ok && e.Type == auth.EventBackupCodeUsed {
 		t += fmt.Sprintf(", %v left", left)
@@ -120,6 +128,7 @@ var eventTexts = map[string]string{
 	auth.EventDeviceRevoked:        "Remembered device removed",
 	auth.EventAdminReset2FA:        "Second factors reset by an administrator",
 	auth.EventAdminUnlocked:        "Unlocked by an administrator",
+	auth.EventPasswordChanged:      "Password changed",
 }
 
 // warnEvents are shown highlighted: something the person should look at.
