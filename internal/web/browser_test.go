@@ -437,6 +437,9 @@ func tourFeatures(s *site, b *tab, see func(tourPage)) {
 	b.fill("new_password", "a brand new passphrase")
 	b.submit(`form[action="/settings/password"] button[type=submit]`)
 	see(tourPage{"settings-password-error", false})
+	s.Clock.Advance(auth.RecentAuthWindow + time.Minute)
+	b.submit(`form[action^="/settings/webauthn/"] button[type=submit]`)
+	see(tourPage{"reauth-key", false})
 }
 
 func TestBrowserEveryPageFitsAPhoneAndLoadsNothingFromElsewhere(t *testing.T) {

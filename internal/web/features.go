@@ -172,3 +172,16 @@ func (p *Pages) handlePassword(w http.ResponseWriter, r *http.Request, s auth.Se
 	v.Data = sv
 	p.render(w, r, p.d.Status(err), "settings", v)
 }
+
+// handleResume makes the change the re-authentication prompt carries once
+// the session was renewed another way (a passkey login, by webauthn.js). It
+// checks nothing itself: run asks the service, which asks again for
+// re-authentication if the session is still not recent.
+func (p *Pages) handleResume(w http.ResponseWriter, r *http.Request, s auth.Session, u auth.User) {
+	a := action{Kind: r.PostFormValue("action"), ID: r.PostFormValue("id"), Name: r.PostFormValue("name"), Phone: r.PostFormValue("phone")}
+	if _, ok := actionLabels[a.Kind]; !ok {
+		p.settingsError(w, r, s, u, auth.Errorf(auth.CodeInvalidRequest, "unknown change"))
+		return
+	}
+	p.run(w, r, s, u, a)
+}

@@ -295,3 +295,15 @@ func TestKeySetupCarriesItsNameThroughReauthentication(t *testing.T) {
 		t.Fatalf("got %d %q, want 400 with a message", bad.Status, bad.alert())
 	}
 }
+
+func TestResumeMakesNoChangeWithoutRecentAuthentication(t *testing.T) {
+	s := newSite(t)
+	a := s.enroll("resume@example.com")
+	a.b.post("/settings/resume", "action", "nonsense").wantPage(t, 400, "Unknown change")
+	s.Clock.Advance(auth.RecentAuthWindow + time.Minute)
+	r := a.b.post("/settings/resume", "action", "backup-codes")
+	r.wantPage(t, 403, "Confirm it is you")
+	if strings.Contains(r.Body, `data-webauthn="reauth"`) {
+		t.Error("the prompt offers a passkey to an account without one")
+	}
+}

@@ -53,4 +53,5 @@ func (p *Pages) Routes(mux *http.ServeMux) {
 		return action{Kind: actDeviceRevoke, ID: r.PathValue("id")}
 	})))
 	mux.HandleFunc("POST /settings/password", p.authed(p.handlePassword))
+	mux.HandleFunc("POST /settings/resume", p.authed(p.handleResume))
 }

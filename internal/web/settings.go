@@ -269,6 +269,9 @@ type reauthView struct {
 	// Method is the second factor asked for ("" when the user has none).
 	Method                  string
 	HasTOTP, HasBackupCodes bool
+	// HasWebAuthn offers "Confirm with a passkey" (webauthn.js): a passkey
+	// login renews the session, and /settings/resume then makes the change.
+	HasWebAuthn bool
 }
 
 func (p *Pages) renderReauth(w http.ResponseWriter, r *http.Request, status int, u auth.User, a action, msg string) {
@@ -279,6 +282,7 @@ func (p *Pages) renderReauth(w http.ResponseWriter, r *http.Request, status int,
 		return
 	}
 	v.HasTOTP, v.HasBackupCodes = len(prof.TOTP) > 0, prof.BackupCodesRemaining > 0
+	v.HasWebAuthn = len(prof.WebAuthn) > 0
 	switch m := r.PostFormValue("method"); {
 	case m == auth.MethodBackupCode && v.HasBackupCodes, m == auth.MethodTOTP && v.HasTOTP:
 		v.Method = m

@@ -8,6 +8,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
+
+	"github.com/twofold-auth/twofold/internal/auth"
 )
 
 // The WebAuthn ceremonies run in Chromium against a CDP virtual
@@ -208,4 +210,23 @@ func TestBrowserRememberThisDeviceWithACode(t *testing.T) {
 	b.submit(`form[action="/logout"] button`)
 	b.signIn(a.email)
 	b.wantPath("/settings")
+}
+
+func TestBrowserPasskeyConfirmsAChangeWhenReauthenticationIsDue(t *testing.T) {
+	s := newSite(t)
+	b := s.tab(t)
+	b.signUp("confirm@example.com")
+	b.virtualKey(true)
+	b.addKey("Laptop", true)
+
+	s.Clock.Advance(auth.RecentAuthWindow + time.Minute)
+	b.submit(`form[action^="/settings/webauthn/"] button[type=submit]`)
+	if !strings.Contains(b.text("h1"), "Confirm it is you") {
+		t.Fatalf("removing a key long after sign-in shows %q, want the re-authentication prompt", b.text("h1"))
+	}
+	b.click(`[data-webauthn="reauth"]`)
+	b.waitPath("/settings?done=key_removed")
+	if n := run(b, chromedp.Evaluate[int](`document.querySelectorAll('form[action^="/settings/webauthn/"]').length`)); n != 0 {
+		t.Fatalf("%d keys listed after removing the only one, want 0", n)
+	}
 }

@@ -84,8 +84,9 @@
   }
 
   // signIn runs authenticate/start, navigator.credentials.get and
-  // authenticate/complete, then goes to the settings page.
-  function signIn(button, query) {
+  // authenticate/complete, then calls done with the API's answer (by
+  // default: go to the settings page).
+  function signIn(button, query, done) {
     button.disabled = true;
     say(button, "Waiting for your security key or passkey…");
     post("/api/webauthn/authenticate/start").then(function (start) {
@@ -95,10 +96,14 @@
     }).then(function (cred) {
       say(button, "Checking…");
       return post("/api/webauthn/authenticate/complete" + query, JSON.stringify(cred.toJSON()));
-    }).then(function (done) {
-      if (!done.ok) throw {api: done};
+    }).then(function (res) {
+      if (!res.ok) throw {api: res};
       say(button, "Signed in.");
-      window.location.assign("/settings");
+      if (done) {
+        done(res.body);
+      } else {
+        window.location.assign("/settings");
+      }
     }).catch(function (e) {
       button.disabled = false;
       fail(button, e && e.api ? apiError(e.api) : browserError(e));
@@ -146,6 +151,19 @@
             break;
           case "register":
             register(b);
+            break;
+          case "reauth":
+            // A passkey login renews the session; then the change the
+            // prompt carries is made. A passkey of another account signs
+            // into that account instead: no change is made for it.
+            signIn(b, "", function (body) {
+              var form = b.form;
+              if (body && body.user && body.user.email === form.dataset.email) {
+                form.submit();
+              } else {
+                window.location.assign("/settings");
+              }
+            });
             break;
         }
       });
