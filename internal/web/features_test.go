@@ -307,3 +307,21 @@ func TestResumeMakesNoChangeWithoutRecentAuthentication(t *testing.T) {
 		t.Error("the prompt offers a passkey to an account without one")
 	}
 }
+
+func TestLockedAccountIsToldWhenAtTheTextMessagePrompt(t *testing.T) {
+	s := newSite(t)
+	s.enrollPhone("smslock@example.com")
+	s.Clock.Advance(time.Minute)
+	p := s.pendingLogin("smslock@example.com")
+	p.post("/login/2fa/send", "method", "sms").wantRedirect(t, "/login/2fa?method=sms&done=sent")
+	for range 5 {
+		p.post("/login/2fa", "method", "sms", "code", "000000")
+	}
+	s.Clock.Advance(time.Minute)
+	r := p.post("/login/2fa/send", "method", "sms")
+	r.wantPage(t, 429, "Too many wrong codes")
+	until := s.Clock.Now().Add(14 * time.Minute).UTC().Format("15:04 UTC")
+	if !strings.Contains(r.alert(), until) {
+		t.Fatalf("lockout message %q, want the end time %s", r.alert(), until)
+	}
+}
