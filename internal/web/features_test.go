@@ -325,3 +325,20 @@ func TestLockedAccountIsToldWhenAtTheTextMessagePrompt(t *testing.T) {
 		t.Fatalf("lockout message %q, want the end time %s", r.alert(), until)
 	}
 }
+
+func TestNoRememberBoxWhenTrustedDevicesAreOff(t *testing.T) {
+	s := newSiteWithDeviceTTL(t, 0)
+	a := s.enroll("off@example.com")
+	b := s.pendingLogin(a.email)
+	if strings.Contains(b.get("/login/2fa").Body, "remember_device") {
+		t.Fatal("the prompt offers to remember the device with the feature off")
+	}
+	r := b.post("/login/2fa", "method", "totp", "code", s.code(a.key), "remember_device", "true")
+	r.wantRedirect(t, "/settings")
+	if strings.Contains(strings.Join(r.Header.Values("Set-Cookie"), "\n"), "twofold_device=") {
+		t.Fatal("a device cookie was set with the feature off")
+	}
+	if strings.Contains(b.get("/settings").Body, "Remembered devices") {
+		t.Error("settings show remembered devices with the feature off")
+	}
+}

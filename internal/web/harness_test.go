@@ -100,6 +100,13 @@ var sixDigits = regexp.MustCompile(`\b\d{6}\b`)
 
 func newSite(t testing.TB, mods ...func(*auth.Options)) *site {
 	t.Helper()
+	return newSiteWithDeviceTTL(t, siteDeviceTTL, mods...)
+}
+
+// newSiteWithDeviceTTL is newSite with "remember this device" lasting ttl
+// (0: off).
+func newSiteWithDeviceTTL(t testing.TB, ttl time.Duration, mods ...func(*auth.Options)) *site {
+	t.Helper()
 	db := testdb.Open(t, testdb.New(t))
 	clk := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	outbox := t.TempDir() + "/outbox.jsonl"
@@ -132,7 +139,7 @@ func newSite(t testing.TB, mods ...func(*auth.Options)) *site {
 	reg := prometheus.NewRegistry()
 	srv := httptest.NewUnstartedServer(server.New(server.Deps{
 		Auth: svc, Logger: o.Logger, Metrics: server.NewMetrics(reg), Gatherer: reg, Origin: origin,
-		TrustedDeviceTTL: siteDeviceTTL,
+		TrustedDeviceTTL: ttl,
 	}))
 	srv.Listener.Close()
 	srv.Listener = ln
