@@ -21,6 +21,13 @@ func addPages(mux *http.ServeMux, d Deps) {
 		ClearSession: func(w http.ResponseWriter) { clearSession(w, d) },
 		Status:       statusFor,
 		LoginOutcome: d.Metrics.Login,
+
+		TrustedDeviceTTL: d.TrustedDeviceTTL,
+		DeviceToken:      func(r *http.Request) string { return deviceToken(r, d) },
+		SetDevice:        func(w http.ResponseWriter, dc auth.DeviceCookie) { setDevice(w, d, dc, d.Auth.Now()) },
+		RememberDevice: func(w http.ResponseWriter, r *http.Request, u auth.User) {
+			rememberDevice(w, r, d, d.Auth, u)
+		},
 	})
 	if err != nil {
 		// The templates are embedded: a failure here is a bug in this build.

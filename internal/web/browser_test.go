@@ -287,6 +287,10 @@ func TestBrowserWorksWithJavaScriptOff(t *testing.T) {
 	if _, err := chromedp.Call(b.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
 		t.Fatal(err)
 	}
+	b.open("/login")
+	if !b.eval(`document.querySelector("[data-webauthn=passkey]").offsetParent === null`) {
+		t.Error("the passkey button shows with JavaScript off")
+	}
 	b.open("/signup")
 	b.fill("email", "nojs@example.com")
 	b.fill("password", pw)
@@ -389,6 +393,53 @@ func tour(t *testing.T, s *site, b *tab, see func(tourPage)) {
 	s.Clock.Advance(auth.RecentAuthWindow + time.Minute)
 	b.submit(`form[action="/settings/backup-codes"] button[type=submit]`)
 	see(tourPage{"reauth", false})
+
+	tourFeatures(s, b, see)
+}
+
+// tourFeatures walks through the pages of security keys, SMS, remembered
+// devices and the password with a second account.
+func tourFeatures(s *site, b *tab, see func(tourPage)) {
+	b.submit(`form[action="/logout"] button`)
+	b.virtualKey(false)
+	b.signUp("grace@example.com")
+	b.fill("phone", phone)
+	b.submit(`form[action="/settings/phone"] button[type=submit]`)
+	see(tourPage{"phone-confirm", false})
+	b.fill("code", "000000")
+	b.submit(`form[action="/settings/phone/confirm"] button[type=submit]`)
+	see(tourPage{"phone-confirm-error", false})
+	b.fill("code", s.lastSMS(phone))
+	b.submit(`form[action="/settings/phone/confirm"] button[type=submit]`)
+	b.do(chromedp.Click(chromedp.ID("saved")))
+	b.submit(`form.saved button[type=submit]`)
+
+	b.fill("key-name", "YubiKey")
+	b.submit(`form[action="/settings/webauthn"] button[type=submit]`)
+	see(tourPage{"webauthn-add", true})
+	b.click(`[data-webauthn="register"]`)
+	b.waitPath("/settings?done=key_added")
+	b.submit(`form[action="/logout"] button`)
+
+	s.Clock.Advance(time.Minute) // past the SMS send cooldown
+	b.signIn("grace@example.com")
+	see(tourPage{"twofa-sms", false})
+	b.open("/login/2fa?method=webauthn")
+	see(tourPage{"twofa-key", true})
+	b.open("/login/2fa?method=sms")
+	b.submit(`form[action="/login/2fa/send"] button[type=submit]`)
+	see(tourPage{"twofa-sms-sent", false})
+	b.fill("code", s.lastSMS(phone))
+	b.do(chromedp.Click(chromedp.ID("remember_device")))
+	b.submit(`form[action="/login/2fa"] button[type=submit]`)
+	see(tourPage{"settings-all", true})
+	b.fill("current_password", "not my password")
+	b.fill("new_password", "a brand new passphrase")
+	b.submit(`form[action="/settings/password"] button[type=submit]`)
+	see(tourPage{"settings-password-error", false})
+	s.Clock.Advance(auth.RecentAuthWindow + time.Minute)
+	b.submit(`form[action^="/settings/webauthn/"] button[type=submit]`)
+	see(tourPage{"reauth-key", false})
 }
 
 func TestBrowserEveryPageFitsAPhoneAndLoadsNothingFromElsewhere(t *testing.T) {

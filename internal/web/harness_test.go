@@ -1,7 +1,10 @@
 package web_test
 
 import (
+	"bufio"
+	"context"
 	"crypto/rand"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -57,12 +60,56 @@ type site struct {
 	URL   string
 	Clock *clock
 	Auth  *auth.Service
+	// Outbox is the dev outbox file that SMS codes and alerts go to.
+	Outbox string
 }
+
+// siteDeviceTTL is how long "remember this device" lasts on test sites.
+const siteDeviceTTL = 30 * 24 * time.Hour
+
+// lastSMS returns the code in the newest SMS to phone in the outbox. It
+// delivers what is queued first.
+func (s *site) lastSMS(phone string) string {
+	s.t.Helper()
+	if _, err := s.Auth.DeliverDue(context.Background()); err != nil {
+		s.t.Fatalf("deliver due messages: %v", err)
+	}
+	f, err := os.Open(s.Outbox)
+	if err != nil {
+		s.t.Fatalf("no outbox: %v", err)
+	}
+	defer f.Close()
+	code := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var m map[string]string
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			s.t.Fatalf("outbox line is not JSON: %v", err)
+		}
+		if m["channel"] == "sms" && m["to"] == phone {
+			code = sixDigits.FindString(m["body"])
+		}
+	}
+	if code == "" {
+		s.t.Fatalf("no SMS code to %s in the outbox", phone)
+	}
+	return code
+}
+
+var sixDigits = regexp.MustCompile(`\b\d{6}\b`)
 
 func newSite(t testing.TB, mods ...func(*auth.Options)) *site {
 	t.Helper()
+	return newSiteWithDeviceTTL(t, siteDeviceTTL, mods...)
+}
+
+// newSiteWithDeviceTTL is newSite with "remember this device" lasting ttl
+// (0: off).
+func newSiteWithDeviceTTL(t testing.TB, ttl time.Duration, mods ...func(*auth.Options)) *site {
+	t.Helper()
 	db := testdb.Open(t, testdb.New(t))
 	clk := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	outbox := t.TempDir() + "/outbox.jsonl"
 	k, err := seal.NewKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -72,29 +119,33 @@ func newSite(t testing.TB, mods ...func(*auth.Options)) *site {
 		Hasher:   password.New(password.Params{Time: 1, MemoryKiB: 1024, Threads: 1, KeyLen: 32, SaltLen: 16}, 0),
 		Keys:     seal.NewRing(k),
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Notifier: notify.NewOutbox(t.TempDir()+"/outbox.jsonl", clk.Now),
+		Notifier: notify.NewOutbox(outbox, clk.Now),
 	}
 	for _, m := range mods {
 		m(&o)
-	}
-	svc, err := auth.New(db, o)
-	if err != nil {
-		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	origin := "http://localhost:" + strings.TrimPrefix(ln.Addr().String(), "127.0.0.1:")
+	if o.PublicURL == "" {
+		o.PublicURL = origin // the WebAuthn relying party's origin
+	}
+	svc, err := auth.New(db, o)
+	if err != nil {
+		t.Fatal(err)
+	}
 	reg := prometheus.NewRegistry()
 	srv := httptest.NewUnstartedServer(server.New(server.Deps{
 		Auth: svc, Logger: o.Logger, Metrics: server.NewMetrics(reg), Gatherer: reg, Origin: origin,
+		TrustedDeviceTTL: ttl,
 	}))
 	srv.Listener.Close()
 	srv.Listener = ln
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &site{t: t, URL: origin, Clock: clk, Auth: svc}
+	return &site{t: t, URL: origin, Clock: clk, Auth: svc, Outbox: outbox}
 }
 
 // code is an authenticator's code at the site's current time.

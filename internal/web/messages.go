@@ -34,6 +34,8 @@ func (p *Pages) message(err error) string {
 		return "The service is temporarily unavailable. Please try again in a moment."
 	case auth.CodeInternal:
 		return "Something went wrong on our side. Please try again."
+	case auth.CodeDeliveryFailed:
+		return "We could not send the text message just now. Wait a minute and try again, or use another way to sign in."
 	case auth.CodeUnauthenticated:
 		return "Your session has ended. Please sign in again."
 	}
@@ -76,11 +78,19 @@ func eventText(e auth.Event) string {
 	if !ok {
 		t = e.Type
 	}
+	if e.Type == auth.EventLoginSucceeded && e.Detail["method"] == "passkey" {
+		return "Signed in with a passkey"
+	}
 	if m, ok := e.Detail["method"].(string); ok && methodNames[m] != "" {
 		t += " (" + methodNames[m] + ")"
 	}
-	if e.Detail["purpose"] == "reauthenticate" {
+	switch e.Detail["purpose"] {
+	case "reauthenticate":
 		t += " to confirm a change"
+	case "sms_setup":
+		t += " to confirm a phone number"
+	case "change_password":
+		t += " when changing the password"
 	}
 	if left, ok := e.Detail["remaining"]; ok && e.Type == auth.EventBackupCodeUsed {
 		t += fmt.Sprintf(", %v left", left)
@@ -118,6 +128,7 @@ var eventTexts = map[string]string{
 	auth.EventDeviceRevoked:        "Remembered device removed",
 	auth.EventAdminReset2FA:        "Second factors reset by an administrator",
 	auth.EventAdminUnlocked:        "Unlocked by an administrator",
+	auth.EventPasswordChanged:      "Password changed",
 }
 
 // warnEvents are shown highlighted: something the person should look at.

@@ -32,6 +32,9 @@ func TestEventTextSaysWhichFactor(t *testing.T) {
 		{auth.Event{Type: auth.Event2FAFailed, Detail: map[string]any{"method": "totp", "purpose": "login"}}, "Wrong second-factor code (authenticator app)"},
 		{auth.Event{Type: auth.Event2FASucceeded, Detail: map[string]any{"method": "backup_code", "purpose": "reauthenticate"}}, "Second factor accepted (backup code) to confirm a change"},
 		{auth.Event{Type: auth.EventBackupCodeUsed, Detail: map[string]any{"remaining": float64(3)}}, "Backup code used, 3 left"},
+		{auth.Event{Type: auth.Event2FASucceeded, Detail: map[string]any{"method": "sms", "purpose": "sms_setup"}}, "Second factor accepted (text message) to confirm a phone number"},
+		{auth.Event{Type: auth.EventLoginSucceeded, Detail: map[string]any{"method": "passkey"}}, "Signed in with a passkey"},
+		{auth.Event{Type: auth.EventPasswordChanged}, "Password changed"},
 		{auth.Event{Type: "something.new"}, "something.new"},
 	} {
 		if got := eventText(c.e); got != c.want {

@@ -31,11 +31,27 @@ func (p *Pages) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /settings/backup-codes", p.authed(p.act(func(*http.Request) action { return action{Kind: actBackupCodes} })))
 	mux.HandleFunc("POST /settings/reauth", p.authed(p.handleReauth))
 
-	// Hooks for features built on other branches (see docs/behaviour.md, "Web UI"):
-	//   issue 5 (WebAuthn): settings actions "webauthn-remove" and the JS
-	//     ceremonies, which call the JSON API directly from static/webauthn.js;
-	//   issue 6 (SMS): POST /login/2fa/send, POST /settings/phone,
-	//     POST /settings/phone/confirm, action "sms-remove";
-	//   issue 7 (trusted devices, password): remember_device on POST
-	//     /login/2fa, action "device-revoke", POST /settings/password.
+	// Security keys and passkeys, SMS, trusted devices, password
+	// (features.go). The WebAuthn ceremonies of the prompt and of "Sign in
+	// with a passkey" call the JSON API from static/webauthn.js.
+	mux.HandleFunc("POST /login/2fa/send", p.pending(p.handleSend))
+	mux.HandleFunc("POST /settings/webauthn", p.authed(p.act(func(r *http.Request) action {
+		return action{Kind: actWebAuthnAdd, Name: r.PostFormValue("name")}
+	})))
+	mux.HandleFunc("POST /settings/webauthn/complete", p.authed(p.handleWebAuthnComplete))
+	mux.HandleFunc("POST /settings/webauthn/{id}/remove", p.authed(p.act(func(r *http.Request) action {
+		return action{Kind: actWebAuthnRemove, ID: r.PathValue("id")}
+	})))
+	mux.HandleFunc("POST /settings/phone", p.authed(p.act(func(r *http.Request) action {
+		return action{Kind: actPhoneSetup, Phone: r.PostFormValue("phone"), Name: r.PostFormValue("name")}
+	})))
+	mux.HandleFunc("POST /settings/phone/confirm", p.authed(p.handlePhoneConfirm))
+	mux.HandleFunc("POST /settings/phone/{id}/remove", p.authed(p.act(func(r *http.Request) action {
+		return action{Kind: actPhoneRemove, ID: r.PathValue("id")}
+	})))
+	mux.HandleFunc("POST /settings/devices/{id}/revoke", p.authed(p.act(func(r *http.Request) action {
+		return action{Kind: actDeviceRevoke, ID: r.PathValue("id")}
+	})))
+	mux.HandleFunc("POST /settings/password", p.authed(p.handlePassword))
+	mux.HandleFunc("POST /settings/resume", p.authed(p.handleResume))
 }

@@ -21,6 +21,14 @@ var settingsNotices = map[string]string{
 	"totp_added":   "Authenticator app added. You will be asked for a code from it when you sign in.",
 	"totp_removed": "Authenticator app removed.",
 	"codes_saved":  "Done. Keep your backup codes somewhere safe: each one works once if you lose your phone.",
+	// Issues 5, 6 and 7.
+	"key_added":        "Security key or passkey added. You can use it when you sign in.",
+	"key_removed":      "Security key or passkey removed.",
+	"phone_added":      "Phone number added. You can get sign-in codes by text message.",
+	"phone_removed":    "Phone number removed.",
+	"device_revoked":   "That device is forgotten: it will be asked for a second factor next time.",
+	"password_changed": "Password changed. You were signed out everywhere else, and remembered devices were forgotten.",
+	"confirmed":        "Thank you. Now make your change again: it will not ask for your password for 10 minutes.",
 }
 
 // settingsView is the settings page.
@@ -31,6 +39,14 @@ type settingsView struct {
 	LowBackupCodes bool
 	// Recent says changes can be made without re-authenticating now.
 	Recent bool
+	// Devices are the remembered browsers; DevicesOn says the feature is
+	// on (trusted-device TTL not 0).
+	Devices   []auth.TrustedDevice
+	DevicesOn bool
+	// SMSWarning is the restricted-authenticator notice (NIST SP 800-63B).
+	SMSWarning string
+	// PasswordError marks the password form as the one to fix.
+	PasswordError bool
 }
 
 type eventView struct {
@@ -47,7 +63,12 @@ func (p *Pages) settingsPage(r *http.Request, s auth.Session, u auth.User) (page
 	if err != nil {
 		return page{}, err
 	}
+	devs, err := p.d.Auth.Devices(r.Context(), u)
+	if err != nil {
+		return page{}, err
+	}
 	v := settingsView{
+		Devices: devs, DevicesOn: p.d.TrustedDeviceTTL > 0, SMSWarning: auth.SMSRestrictedNotice,
 		Profile:        prof,
 		LowBackupCodes: prof.TwoFactorEnabled() && prof.BackupCodesRemaining <= lowBackupCodes,
 		Recent:         p.d.Auth.RecentlyAuthenticated(s),
@@ -83,9 +104,10 @@ func (p *Pages) settingsError(w http.ResponseWriter, r *http.Request, s auth.Ses
 // authentication. The re-authentication prompt carries it in hidden fields
 // and runs it once the person has confirmed who they are.
 type action struct {
-	Kind string
-	ID   string // of the factor to remove
-	Name string // of the factor to add
+	Kind  string
+	ID    string // of the factor to remove
+	Name  string // of the factor to add
+	Phone string // to add
 }
 
 // The action kinds; issues 5, 6 and 7 add theirs here and in run.
@@ -94,6 +116,13 @@ const (
 	actTOTPResume  = "totp-resume"
 	actTOTPRemove  = "totp-remove"
 	actBackupCodes = "backup-codes"
+	// Issues 5, 6 and 7 (features.go).
+	actWebAuthnAdd    = "webauthn-add"
+	actWebAuthnRemove = "webauthn-remove"
+	actPhoneSetup     = "phone-setup"
+	actPhoneRemove    = "phone-remove"
+	actDeviceRevoke   = "device-revoke"
+	actPassword       = "password"
 )
 
 // actionLabels say what the re-authentication prompt is for.
@@ -102,6 +131,13 @@ var actionLabels = map[string]string{
 	actTOTPResume:  "see the authenticator app setup again",
 	actTOTPRemove:  "remove an authenticator app",
 	actBackupCodes: "generate new backup codes",
+
+	actWebAuthnAdd:    "add a security key or passkey",
+	actWebAuthnRemove: "remove a security key or passkey",
+	actPhoneSetup:     "add a phone number",
+	actPhoneRemove:    "remove a phone number",
+	actDeviceRevoke:   "forget a remembered device",
+	actPassword:       "change your password",
 }
 
 // Label says what the action does, for the re-authentication prompt.
@@ -142,7 +178,10 @@ func (p *Pages) run(w http.ResponseWriter, r *http.Request, s auth.Session, u au
 			return
 		}
 	default:
-		err = auth.Errorf(auth.CodeInvalidRequest, "unknown change")
+		var done bool
+		if done, err = p.runFeature(w, r, s, u, a); done {
+			return
+		}
 	}
 	if auth.ErrorCode(err) == auth.CodeReauthRequired {
 		p.renderReauth(w, r, http.StatusForbidden, u, a, "")
@@ -230,6 +269,9 @@ type reauthView struct {
 	// Method is the second factor asked for ("" when the user has none).
 	Method                  string
 	HasTOTP, HasBackupCodes bool
+	// HasWebAuthn offers "Confirm with a passkey" (webauthn.js): a passkey
+	// login renews the session, and /settings/resume then makes the change.
+	HasWebAuthn bool
 }
 
 func (p *Pages) renderReauth(w http.ResponseWriter, r *http.Request, status int, u auth.User, a action, msg string) {
@@ -240,6 +282,7 @@ func (p *Pages) renderReauth(w http.ResponseWriter, r *http.Request, status int,
 		return
 	}
 	v.HasTOTP, v.HasBackupCodes = len(prof.TOTP) > 0, prof.BackupCodesRemaining > 0
+	v.HasWebAuthn = len(prof.WebAuthn) > 0
 	switch m := r.PostFormValue("method"); {
 	case m == auth.MethodBackupCode && v.HasBackupCodes, m == auth.MethodTOTP && v.HasTOTP:
 		v.Method = m
@@ -252,7 +295,7 @@ func (p *Pages) renderReauth(w http.ResponseWriter, r *http.Request, status int,
 }
 
 func (p *Pages) handleReauth(w http.ResponseWriter, r *http.Request, s auth.Session, u auth.User) {
-	a := action{Kind: r.PostFormValue("action"), ID: r.PostFormValue("id"), Name: r.PostFormValue("name")}
+	a := action{Kind: r.PostFormValue("action"), ID: r.PostFormValue("id"), Name: r.PostFormValue("name"), Phone: r.PostFormValue("phone")}
 	if _, ok := actionLabels[a.Kind]; !ok {
 		p.settingsError(w, r, s, u, auth.Errorf(auth.CodeInvalidRequest, "unknown change"))
 		return

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/twofold-auth/twofold/internal/auth"
 )
@@ -120,7 +121,7 @@ func (p *Pages) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Email = r.PostFormValue("email")
-	res, err := p.d.Auth.Login(r.Context(), p.d.Client(r), v.Email, r.PostFormValue("password"))
+	res, err := p.d.Auth.LoginWithDevice(r.Context(), p.d.Client(r), v.Email, r.PostFormValue("password"), p.deviceToken(r))
 	if err != nil {
 		p.loginOutcome(string(auth.ErrorCode(err)))
 		v.Error = p.message(err)
@@ -130,6 +131,9 @@ func (p *Pages) handleLogin(w http.ResponseWriter, r *http.Request) {
 	p.loginOutcome(res.Status)
 	_ = p.d.Auth.Logout(r.Context(), p.d.SessionToken(r))
 	p.d.SetSession(w, res.Token)
+	if p.d.SetDevice != nil {
+		p.d.SetDevice(w, res.Device)
+	}
 	if res.Status == "2fa_required" {
 		redirect(w, r, "/login/2fa")
 		return
@@ -143,18 +147,29 @@ func (p *Pages) loginOutcome(outcome string) {
 	}
 }
 
+// deviceToken is the browser's trusted-device token ("" when none).
+func (p *Pages) deviceToken(r *http.Request) string {
+	if p.d.DeviceToken == nil {
+		return ""
+	}
+	return p.d.DeviceToken(r)
+}
+
 // twoFAView is the second-factor prompt.
 type twoFAView struct {
-	// Method is the form's method: totp or backup_code.
+	// Method is the code form's method: totp, sms or backup_code; "" when
+	// the prompt offers only the security key (no code form).
 	Method string
 	// What the user has, to offer the other ways.
-	HasTOTP, HasBackupCodes bool
-	// HasWebAuthn and HasSMS are set once issues 5 and 6 fill the profile's
-	// WebAuthn and SMS lists; their template blocks render only then.
-	HasWebAuthn, HasSMS bool
-	// RememberDevice shows the "remember this device" box. Issue 7 sets it
-	// (trusted-device TTL not 0) and reads the remember_device field.
+	HasTOTP, HasBackupCodes, HasWebAuthn, HasSMS bool
+	// Phone is the masked number SMS codes go to.
+	Phone string
+	// Sent says an SMS code was just sent.
+	Sent bool
+	// RememberDevice shows the "remember this device" box (the
+	// trusted-device TTL is not 0); RememberDays is that TTL in days.
 	RememberDevice bool
+	RememberDays   int
 }
 
 func (p *Pages) twoFAView(r *http.Request, u auth.User, method string) (twoFAView, error) {
@@ -165,12 +180,26 @@ func (p *Pages) twoFAView(r *http.Request, u auth.User, method string) (twoFAVie
 	v := twoFAView{
 		HasTOTP: len(prof.TOTP) > 0, HasBackupCodes: prof.BackupCodesRemaining > 0,
 		HasWebAuthn: len(prof.WebAuthn) > 0, HasSMS: len(prof.SMS) > 0,
+		RememberDevice: p.d.TrustedDeviceTTL > 0,
+		RememberDays:   int((p.d.TrustedDeviceTTL + 24*time.Hour - 1) / (24 * time.Hour)),
+	}
+	if v.HasSMS {
+		// Codes go to the newest phone, as in SendLoginCode.
+		v.Phone = prof.SMS[len(prof.SMS)-1].Phone
 	}
 	switch {
-	case method == auth.MethodBackupCode && v.HasBackupCodes:
-		v.Method = auth.MethodBackupCode
+	case method == auth.MethodBackupCode && v.HasBackupCodes,
+		method == auth.MethodSMS && v.HasSMS,
+		method == auth.MethodTOTP && v.HasTOTP:
+		v.Method = method
+	case method == auth.MethodWebAuthn && v.HasWebAuthn:
+		v.Method = ""
 	case v.HasTOTP:
 		v.Method = auth.MethodTOTP
+	case v.HasSMS:
+		v.Method = auth.MethodSMS
+	case v.HasWebAuthn:
+		v.Method = ""
 	case v.HasBackupCodes:
 		v.Method = auth.MethodBackupCode
 	}
@@ -178,12 +207,19 @@ func (p *Pages) twoFAView(r *http.Request, u auth.User, method string) (twoFAVie
 }
 
 func (p *Pages) handleTwoFAPage(w http.ResponseWriter, r *http.Request, s auth.Session, u auth.User) {
-	v, err := p.twoFAView(r, u, r.URL.Query().Get("method"))
+	q := r.URL.Query()
+	v, err := p.twoFAView(r, u, q.Get("method"))
 	if err != nil {
 		p.fail(w, r, err)
 		return
 	}
-	p.render(w, r, http.StatusOK, "twofa", page{Title: "Two-step verification", Data: v})
+	pg := page{Title: "Two-step verification", Data: v}
+	if q.Get("done") == "sent" && v.Method == auth.MethodSMS {
+		v.Sent = true
+		pg.Notice = "We sent a 6-digit code to " + v.Phone + " by text message. It expires in 5 minutes."
+		pg.Data = v
+	}
+	p.render(w, r, http.StatusOK, "twofa", pg)
 }
 
 func (p *Pages) handleTwoFA(w http.ResponseWriter, r *http.Request, s auth.Session, u auth.User) {
@@ -194,7 +230,37 @@ func (p *Pages) handleTwoFA(w http.ResponseWriter, r *http.Request, s auth.Sessi
 		return
 	}
 	if err != nil {
-		v, verr := p.twoFAView(r, u, method)
+		p.twoFAError(w, r, u, method, err)
+		return
+	}
+	p.d.SetSession(w, tok)
+	if r.PostFormValue("remember_device") == "true" && p.d.RememberDevice != nil {
+		p.d.RememberDevice(w, r, u)
+	}
+	redirect(w, r, "/settings")
+}
+
+// twoFAError shows the prompt again for method with err.
+func (p *Pages) twoFAError(w http.ResponseWriter, r *http.Request, u auth.User, method string, err error) {
+	v, verr := p.twoFAView(r, u, method)
+	if verr != nil {
+		p.fail(w, r, verr)
+		return
+	}
+	v.Sent = v.Method == auth.MethodSMS
+	msg := p.message(err)
+	if v.Sent && auth.ErrorCode(err) == auth.CodeInvalidCode {
+		msg = "That code did not work. Enter the code from the newest text message, or send a new one."
+	}
+	p.render(w, r, p.d.Status(err), "twofa", page{Title: "Two-step verification", Error: msg, Data: v})
+}
+
+// handleSend sends an SMS code for the pending login (the API's
+// /api/2fa/send), then asks for it.
+func (p *Pages) handleSend(w http.ResponseWriter, r *http.Request, s auth.Session, u auth.User) {
+	err := p.d.Auth.SendLoginCode(r.Context(), p.d.Client(r), s, u, auth.MethodSMS)
+	if err != nil {
+		v, verr := p.twoFAView(r, u, auth.MethodSMS)
 		if verr != nil {
 			p.fail(w, r, verr)
 			return
@@ -202,8 +268,7 @@ func (p *Pages) handleTwoFA(w http.ResponseWriter, r *http.Request, s auth.Sessi
 		p.render(w, r, p.d.Status(err), "twofa", page{Title: "Two-step verification", Error: p.message(err), Data: v})
 		return
 	}
-	p.d.SetSession(w, tok)
-	redirect(w, r, "/settings")
+	redirect(w, r, "/login/2fa?method=sms&done=sent")
 }
 
 func (p *Pages) handleLogout(w http.ResponseWriter, r *http.Request) {

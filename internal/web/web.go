@@ -41,6 +41,17 @@ type Deps struct {
 	Status func(error) int
 	// LoginOutcome, when set, counts password logins by outcome (metrics).
 	LoginOutcome func(outcome string)
+
+	// TrustedDeviceTTL is how long "remember this device" lasts; 0 hides
+	// the box (the feature is off).
+	TrustedDeviceTTL time.Duration
+	// DeviceToken reads the trusted-device cookie ("" when none or off).
+	DeviceToken func(*http.Request) string
+	// SetDevice applies what a login decided about the device cookie.
+	SetDevice func(http.ResponseWriter, auth.DeviceCookie)
+	// RememberDevice trusts this browser for u after a second factor and
+	// sets its cookie (the API's remember_device).
+	RememberDevice func(http.ResponseWriter, *http.Request, auth.User)
 }
 
 // Pages serves the web UI.
@@ -54,6 +65,7 @@ type Pages struct {
 // files starting with "_" are shared by all of them.
 var pageNames = []string{
 	"signup", "login", "twofa", "settings", "totp_setup", "backup_codes", "reauth",
+	"webauthn_add", "phone_confirm",
 }
 
 // New parses the templates and fingerprints the static files.
