@@ -59,6 +59,9 @@ func (s *Service) ListUsers(ctx context.Context, email, afterID string, limit in
 
 // userByID finds a user for an administrative action. Code: not_found.
 func (s *Service) userByID(ctx context.Context, id string) (User, error) {
+	if !IsID(id) {
+		return User{}, Errorf(CodeNotFound, "no such user")
+	}
 	u, err := s.store.UserByID(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return User{}, Errorf(CodeNotFound, "no such user")

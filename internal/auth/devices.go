@@ -206,6 +206,9 @@ func deviceExpiry(d TrustedDevice, ttl time.Duration) time.Time {
 
 // RevokeDevice forgets one of u's trusted devices. Code: not_found.
 func (s *Service) RevokeDevice(ctx context.Context, c Client, u User, id string) error {
+	if !IsID(id) {
+		return Errorf(CodeNotFound, "no such device")
+	}
 	if err := s.store.DeleteTrustedDevice(ctx, u.ID, id); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return Errorf(CodeNotFound, "no such device")

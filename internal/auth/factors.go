@@ -334,6 +334,9 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, c Client, sess Sess
 // RemoveTOTP removes one authenticator app. Removing the last second factor
 // turns two-factor sign-in off. Codes: reauthentication_required, not_found.
 func (s *Service) RemoveTOTP(ctx context.Context, c Client, sess Session, u User, id string) error {
+	if !IsID(id) {
+		return Errorf(CodeNotFound, "no such authenticator app")
+	}
 	if err := s.requireRecent(sess); err != nil {
 		return err
 	}

@@ -610,6 +610,21 @@ func HashToken(token string) string {
 // newID returns a 32-hex-character id that sorts by creation: 48 bits of
 // milliseconds and a 16-bit sequence (strictly increasing within this
 // process, as a monotonic ULID), then 64 random bits.
+// IsID reports whether s has the form of the ids newID makes: 32 lowercase
+// hex digits. Anything else names nothing, and is refused before it reaches
+// the database (PostgreSQL text refuses NUL bytes and invalid UTF-8).
+func IsID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 func (s *Service) newID(now time.Time) string {
 	s.idMu.Lock()
 	ms := uint64(max(now.UnixMilli(), 0))

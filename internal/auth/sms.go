@@ -275,6 +275,9 @@ func (s *Service) SendLoginCode(ctx context.Context, c Client, sess Session, u U
 // RemoveSMS removes a phone. Removing the last second factor turns
 // two-factor sign-in off. Codes: reauthentication_required, not_found.
 func (s *Service) RemoveSMS(ctx context.Context, c Client, sess Session, u User, id string) error {
+	if !IsID(id) {
+		return Errorf(CodeNotFound, "no such phone")
+	}
 	if err := s.requireRecent(sess); err != nil {
 		return err
 	}

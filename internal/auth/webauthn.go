@@ -602,6 +602,9 @@ func describe(err error) string {
 // the last second factor turns two-factor sign-in off.
 // Codes: reauthentication_required, not_found.
 func (s *Service) RemoveWebAuthnCredential(ctx context.Context, c Client, sess Session, u User, id string) error {
+	if !IsID(id) {
+		return Errorf(CodeNotFound, "no such security key")
+	}
 	if err := s.requireRecent(sess); err != nil {
 		return err
 	}

@@ -25,8 +25,8 @@ func addPages(mux *http.ServeMux, d Deps) {
 		TrustedDeviceTTL: d.TrustedDeviceTTL,
 		DeviceToken:      func(r *http.Request) string { return deviceToken(r, d) },
 		SetDevice:        func(w http.ResponseWriter, dc auth.DeviceCookie) { setDevice(w, d, dc, d.Auth.Now()) },
-		RememberDevice: func(w http.ResponseWriter, r *http.Request, u auth.User) {
-			rememberDevice(w, r, d, d.Auth, u)
+		RememberDevice: func(w http.ResponseWriter, r *http.Request, u auth.User, tok string) {
+			rememberDevice(w, r, d, d.Auth, u, tok)
 		},
 	})
 	if err != nil {

@@ -13,21 +13,9 @@ import (
 // reaches the database.
 func pathID(w http.ResponseWriter, r *http.Request, what string) (string, bool) {
 	id := r.PathValue("id")
-	if !isID(id) {
+	if !auth.IsID(id) {
 		writeError(w, auth.Errorf(auth.CodeNotFound, "no such %s", what))
 		return "", false
 	}
 	return id, true
-}
-
-func isID(s string) bool {
-	if len(s) != 32 {
-		return false
-	}
-	for i := range len(s) {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }

@@ -21,7 +21,7 @@ func (p *Pages) runFeature(w http.ResponseWriter, r *http.Request, s auth.Sessio
 	switch a.Kind {
 	case actWebAuthnAdd:
 		var opts *protocol.PublicKeyCredentialCreationOptions
-		if opts, err = p.d.Auth.StartWebAuthnRegistration(ctx, s, u, a.Name); err == nil {
+		if opts, err = p.d.Auth.StartWebAuthnRegistration(ctx, c, s, u, a.Name); err == nil {
 			p.renderWebAuthnAdd(w, r, u, a.Name, opts)
 			return true, nil
 		}

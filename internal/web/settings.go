@@ -63,7 +63,7 @@ func (p *Pages) settingsPage(r *http.Request, s auth.Session, u auth.User) (page
 	if err != nil {
 		return page{}, err
 	}
-	devs, err := p.d.Auth.Devices(r.Context(), u)
+	devs, err := p.d.Auth.Devices(r.Context(), u, p.d.TrustedDeviceTTL)
 	if err != nil {
 		return page{}, err
 	}

@@ -121,7 +121,7 @@ func (p *Pages) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Email = r.PostFormValue("email")
-	res, err := p.d.Auth.LoginWithDevice(r.Context(), p.d.Client(r), v.Email, r.PostFormValue("password"), p.deviceToken(r))
+	res, err := p.d.Auth.LoginWithDevice(r.Context(), p.d.Client(r), v.Email, r.PostFormValue("password"), p.deviceToken(r), p.d.TrustedDeviceTTL)
 	if err != nil {
 		p.loginOutcome(string(auth.ErrorCode(err)))
 		v.Error = p.message(err)
@@ -235,7 +235,7 @@ func (p *Pages) handleTwoFA(w http.ResponseWriter, r *http.Request, s auth.Sessi
 	}
 	p.d.SetSession(w, tok)
 	if r.PostFormValue("remember_device") == "true" && p.d.RememberDevice != nil {
-		p.d.RememberDevice(w, r, u)
+		p.d.RememberDevice(w, r, u, tok)
 	}
 	redirect(w, r, "/settings")
 }

@@ -50,8 +50,9 @@ type Deps struct {
 	// SetDevice applies what a login decided about the device cookie.
 	SetDevice func(http.ResponseWriter, auth.DeviceCookie)
 	// RememberDevice trusts this browser for u after a second factor and
-	// sets its cookie (the API's remember_device).
-	RememberDevice func(http.ResponseWriter, *http.Request, auth.User)
+	// sets its cookie (the API's remember_device); sessionToken is the
+	// session's token after that second factor.
+	RememberDevice func(w http.ResponseWriter, r *http.Request, u auth.User, sessionToken string)
 }
 
 // Pages serves the web UI.
