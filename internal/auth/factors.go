@@ -69,17 +69,34 @@ type Enabled struct {
 	BackupCodes []string
 }
 
+// pendingTOTPLifetime is how long an authenticator-app setup may wait for
+// its confirming code.
+const pendingTOTPLifetime = 15 * time.Minute
+
 // ConfirmTOTP checks a code from the pending authenticator app and enables
-// it. The code's time step counts as used. Codes: invalid_request (no setup
-// in progress), invalid_code (400).
-func (s *Service) ConfirmTOTP(ctx context.Context, c Client, u User, code string) (Enabled, error) {
+// it. The code's time step counts as used. Like starting a setup it needs
+// recent authentication, and guesses are bounded by the per-IP verify limit
+// and the setup's lifetime: otherwise a session too old to start its own
+// setup could guess its way into finishing an abandoned one (and receive the
+// backup codes). Codes: invalid_request (no setup in progress, or expired),
+// invalid_code (400), reauthentication_required, rate_limited.
+func (s *Service) ConfirmTOTP(ctx context.Context, c Client, sess Session, u User, code string) (Enabled, error) {
 	badCode := &Error{Code: CodeInvalidCode, Message: "that code is not valid: enter the current code from your app", Setup: true}
+	if err := s.requireRecent(sess); err != nil {
+		return Enabled{}, err
+	}
+	if err := s.limit(s.verifyLimit, "ip:"+c.IP); err != nil {
+		return Enabled{}, err
+	}
 	p, err := s.store.PendingTOTP(ctx, u.ID)
 	if errors.Is(err, ErrNotFound) {
-		return Enabled{}, Errorf(CodeInvalidRequest, "no authenticator app is being set up: start with /api/2fa/setup")
+		return Enabled{}, Errorf(CodeInvalidRequest, "no authenticator app is being set up: start a new setup")
 	}
 	if err != nil {
 		return Enabled{}, s.internal(ctx, "find pending totp", err)
+	}
+	if s.now().Sub(p.CreatedAt) > pendingTOTPLifetime {
+		return Enabled{}, Errorf(CodeInvalidRequest, "this setup has expired: start a new one")
 	}
 	secret, err := s.keys.open(p.Secret, "totp:"+p.ID)
 	if err != nil {
@@ -88,6 +105,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Client, u User, code string
 	now := s.now()
 	step, ok := totp.Verify(secret, cleanCode(code), now, s.skew, totp.Default)
 	if !ok {
+		s.record(ctx, c, Event2FAFailed, u.ID, map[string]any{"method": MethodTOTP, "purpose": "setup"})
 		return Enabled{}, badCode
 	}
 	first, err := s.isFirstFactor(ctx, u.ID)
@@ -148,7 +166,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, c Client, sess Session,
 			return s.checkSMS(ctx, sess, code)
 		}
 	default:
-		return Errorf(CodeInvalidRequest, "method must be one of totp, backup_code, sms (webauthn has its own endpoints)")
+		return Errorf(CodeInvalidRequest, "method must be one of totp, backup_code, sms (security keys use the WebAuthn endpoints)")
 	}
 	if strings.TrimSpace(code) == "" || len(code) > 64 {
 		return Errorf(CodeInvalidRequest, "code is required")

@@ -22,7 +22,7 @@ func (s *Service) ChangePassword(ctx context.Context, c Client, sess Session, u 
 		return "", Errorf(CodeInvalidRequest, "current_password is required")
 	}
 	if err := checkPassword(next); err != nil {
-		return "", Errorf(CodeInvalidRequest, "new_password must be %d to %d characters", MinPasswordLen, MaxPasswordLen)
+		return "", Errorf(CodeInvalidRequest, "the new password must be %d to %d characters", MinPasswordLen, MaxPasswordLen)
 	}
 	// A wrong current password counts like a wrong login password.
 	if err := s.limit(s.authLimit, "ip:"+c.IP); err != nil {

@@ -179,7 +179,7 @@ func (s *Service) ConfirmSMS(ctx context.Context, c Client, sess Session, u User
 	badCode := &Error{Code: CodeInvalidCode, Message: "that code is not valid: enter the code we sent to your phone", Setup: true}
 	p, err := s.store.PendingSMS(ctx, u.ID)
 	if errors.Is(err, ErrNotFound) {
-		return Enabled{}, Errorf(CodeInvalidRequest, "no phone is being set up: start with /api/sms/setup")
+		return Enabled{}, Errorf(CodeInvalidRequest, "no phone is being set up: add the phone number again")
 	}
 	if err != nil {
 		return Enabled{}, s.internal(ctx, "find pending phone", err)

@@ -52,7 +52,7 @@ func TestResumeTOTPSetup(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.ConfirmTOTP(ctx, c, u, totp.Code(secret, now, totp.Default)); err != nil {
+		if _, err := s.ConfirmTOTP(ctx, c, sess, u, totp.Code(secret, now, totp.Default)); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.ResumeTOTPSetup(ctx, sess, u); auth.ErrorCode(err) != auth.CodeInvalidRequest {

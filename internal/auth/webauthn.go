@@ -31,7 +31,7 @@ var (
 		"security keys are not available: TWOFOLD_PUBLIC_URL must name the server by a host name, not an IP address")
 	errBadAttestation = Errorf(CodeInvalidRequest,
 		"the security key's answer could not be verified: start again with /api/webauthn/register/start")
-	errBadResponse = Errorf(CodeInvalidRequest, "request body is not a WebAuthn credential response (credential.toJSON())")
+	errBadResponse = Errorf(CodeInvalidRequest, "the security key's answer could not be read")
 	// errKeyNotVerified is every refused WebAuthn login step: there is no
 	// password in it to be wrong.
 	errKeyNotVerified = Errorf(CodeInvalidCredentials, "the security key could not be verified")

@@ -42,7 +42,7 @@ func handleTOTPVerifySetup(a *auth.Service) authedHandler {
 		if in.Token == "" {
 			in.Token = in.Code
 		}
-		en, err := a.ConfirmTOTP(r.Context(), client(r), u, in.Token)
+		en, err := a.ConfirmTOTP(r.Context(), client(r), s, u, in.Token)
 		if err != nil {
 			writeError(w, err)
 			return

@@ -675,3 +675,45 @@ func TestKeyRotation(t *testing.T) {
 	stale.pendingLogin("rot@example.com").verify("totp", stale.code(u.secret)).want(t, 500, "internal")
 	_ = auth.CodeInternal
 }
+
+func TestTOTPConfirmationIsBounded(t *testing.T) {
+	start := func(e *env, email string) (*client, []byte) {
+		c := e.register(email, pw)
+		setup := c.do("POST", "/api/2fa/setup", nil).want(t, 200, "")
+		secret, err := totp.DecodeSecret(setup.str("manual_key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, secret
+	}
+	wrong := func(right string) string {
+		if right == "000000" {
+			return "111111"
+		}
+		return "000000"
+	}
+	t.Run("StaleSessionCannotConfirm", func(t *testing.T) {
+		e := newEnv(t)
+		c, secret := start(e, "stale@example.com")
+		e.Clock.Advance(11 * time.Minute) // past recent authentication
+		c.do("POST", "/api/2fa/verify-setup", map[string]string{"token": e.code(secret)}).want(t, 403, "reauthentication_required")
+	})
+	t.Run("GuessesAreLimitedPerIP", func(t *testing.T) {
+		e := newEnv(t, func(o *options) { o.auth.VerifyRate = mustRate(t, "3/m") })
+		c, secret := start(e, "guess@example.com")
+		for range 3 {
+			c.do("POST", "/api/2fa/verify-setup", map[string]string{"token": wrong(e.code(secret))}).want(t, 400, "invalid_code")
+		}
+		c.do("POST", "/api/2fa/verify-setup", map[string]string{"token": e.code(secret)}).want(t, 429, "rate_limited")
+		if types := c.eventTypes(t); !has(types, "2fa.failed") {
+			t.Errorf("wrong setup codes leave no 2fa.failed event: %v", types)
+		}
+	})
+	t.Run("SetupExpires", func(t *testing.T) {
+		e := newEnv(t)
+		c, secret := start(e, "expired@example.com")
+		e.Clock.Advance(16 * time.Minute)
+		c.do("POST", "/api/reauthenticate", map[string]string{"password": pw}).want(t, 200, "")
+		c.do("POST", "/api/2fa/verify-setup", map[string]string{"token": e.code(secret)}).want(t, 400, "invalid_request")
+	})
+}

@@ -187,7 +187,7 @@ func TestPasswordChange(t *testing.T) {
 	if !strings.Contains(wrong.alert(), "current password is not right") {
 		t.Fatalf("wrong current password shows %q", wrong.alert())
 	}
-	a.b.post("/settings/password", "current_password", pw, "new_password", "short").wantPage(t, 400, "New_password must be")
+	a.b.post("/settings/password", "current_password", pw, "new_password", "short").wantPage(t, 400, "The new password must be")
 
 	other := s.pendingLogin(a.email) // another session, ended by the change
 	a.b.post("/settings/password", "current_password", pw, "new_password", next).wantRedirect(t, "/settings?done=password_changed")

@@ -219,7 +219,12 @@ func issuerOf(uri string) string {
 }
 
 func (p *Pages) handleTOTPConfirm(w http.ResponseWriter, r *http.Request, s auth.Session, u auth.User) {
-	en, err := p.d.Auth.ConfirmTOTP(r.Context(), p.d.Client(r), u, r.PostFormValue("code"))
+	en, err := p.d.Auth.ConfirmTOTP(r.Context(), p.d.Client(r), s, u, r.PostFormValue("code"))
+	if auth.ErrorCode(err) == auth.CodeReauthRequired {
+		// Confirming needs recent authentication too: prove it, then see the same key again.
+		p.renderReauth(w, r, http.StatusForbidden, u, action{Kind: actTOTPResume}, "")
+		return
+	}
 	if auth.ErrorCode(err) == auth.CodeInvalidCode {
 		// Show the same key again: the person may already have scanned it.
 		setup, rerr := p.d.Auth.ResumeTOTPSetup(r.Context(), s, u)

@@ -184,11 +184,10 @@ func groupKey(k string) string {
 }
 
 // device names the browser and system of a user agent ("Firefox on
-// Windows"), or gives the user agent cut short when it is not recognised.
+// Windows"), or "unknown browser". An unrecognised user agent is never shown
+// as it is: anyone who knows an email address can make a failed login put
+// any text there, and a security page must not carry a stranger's words.
 func device(ua string) string {
-	if ua == "" {
-		return "unknown browser"
-	}
 	browser := firstMatch(ua, [][2]string{
 		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"}, {"FxiOS/", "Firefox"},
 		{"HeadlessChrome/", "Headless Chrome"}, {"Chrome/", "Chrome"}, {"CriOS/", "Chrome"},
@@ -203,16 +202,10 @@ func device(ua string) string {
 		return browser + " on " + system
 	case browser != "":
 		return browser
+	case system != "":
+		return "a browser on " + system
 	}
-	const n = 60
-	if len(ua) <= n {
-		return ua
-	}
-	cut := n
-	for cut > 0 && ua[cut]&0xC0 == 0x80 { // not inside a UTF-8 sequence
-		cut--
-	}
-	return ua[:cut] + "…"
+	return "unknown browser"
 }
 
 func firstMatch(s string, table [][2]string) string {
