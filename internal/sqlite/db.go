@@ -79,6 +79,7 @@ func OpenNoMigrate(path string) (*DB, error) {
 	read.SetConnMaxIdleTime(0)
 	read.SetConnMaxLifetime(0)
 	db := &DB{write: newPool(write), read: newPool(read), path: path}
+	db.write.batch = newCommitter(db.write)
 	// Open the writer first, so the file exists and is in WAL mode before a
 	// read-only connection looks at it.
 	if err := write.Ping(); err != nil {

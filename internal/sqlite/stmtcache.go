@@ -18,12 +18,23 @@ type pool struct {
 
 	mu    sync.RWMutex
 	stmts map[string]*sql.Stmt
+
+	// batch, on the writer pool, runs ExecContext through group commit.
+	batch *committer
 }
 
 const maxCached = 256
 
 func newPool(db *sql.DB) *pool {
 	return &pool{DB: db, stmts: map[string]*sql.Stmt{}}
+}
+
+// cached returns the prepared statement for query, or nil when it has not
+// been prepared.
+func (p *pool) cached(query string) *sql.Stmt {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.stmts[query]
 }
 
 // stmt returns the prepared statement for query, or nil when the cache is
@@ -59,8 +70,17 @@ func (p *pool) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// ExecContext is sql.DB's, with a prepared statement.
+// ExecContext is sql.DB's, with a prepared statement, through group
+// commit on the writer pool (groupcommit.go).
 func (p *pool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if p.batch != nil {
+		return p.batch.exec(ctx, query, args)
+	}
+	return p.directExec(ctx, query, args...)
+}
+
+// directExec runs one statement in a transaction of its own.
+func (p *pool) directExec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	st, err := p.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -93,8 +113,11 @@ func (p *pool) QueryRowContext(ctx context.Context, query string, args ...any) *
 	return st.QueryRowContext(ctx, args...)
 }
 
-// Close closes the statements, then the pool.
+// Close finishes queued writes, closes the statements, then the pool.
 func (p *pool) Close() error {
+	if p.batch != nil {
+		p.batch.stop()
+	}
 	p.mu.Lock()
 	for q, st := range p.stmts {
 		st.Close()
