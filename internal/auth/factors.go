@@ -192,7 +192,7 @@ func (s *Service) attempt(ctx context.Context, c Client, u User, method, purpose
 	if err := s.limit(s.verifyLimit, "ip:"+c.IP); err != nil {
 		return err
 	}
-	n, until, err := s.claimAttempt(ctx, u.ID)
+	n, until, err := s.claimAttempt(ctx, u)
 	if err != nil {
 		return err
 	}
@@ -228,11 +228,19 @@ func (s *Service) attempt(ctx context.Context, c Client, u User, method, purpose
 // lockout end it set (zero below the threshold). When the
 // count reaches the threshold the lockout starts now; a success lifts it.
 // Codes: locked.
-func (s *Service) claimAttempt(ctx context.Context, userID string) (int, time.Time, error) {
-	for range 100 {
-		u, err := s.store.UserByID(ctx, userID)
-		if err != nil {
-			return 0, time.Time{}, s.internal(ctx, "read attempts", err)
+//
+// The first try compares against known, the user as the request read it
+// (no read of its own); when that is stale the compare-and-set fails and
+// each further try reads the user afresh.
+func (s *Service) claimAttempt(ctx context.Context, known User) (int, time.Time, error) {
+	userID := known.ID
+	for try := range 100 {
+		u := known
+		if try > 0 {
+			var err error
+			if u, err = s.store.UserByID(ctx, userID); err != nil {
+				return 0, time.Time{}, s.internal(ctx, "read attempts", err)
+			}
 		}
 		now := s.now()
 		if u.LockedUntil.After(now) {
