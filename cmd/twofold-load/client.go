@@ -15,20 +15,34 @@ import (
 	"time"
 )
 
-// client sends JSON requests to one server over kept-alive connections.
+// client sends JSON requests to base, one of the servers, over kept-alive
+// connections.
 type client struct {
-	base string
-	http *http.Client
+	base  string
+	bases []string
+	http  *http.Client
 }
 
-func newClient(base *url.URL, conns int) *client {
+func newClient(bases []*url.URL, conns int) *client {
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:        conns * 2,
 		MaxIdleConnsPerHost: conns * 2,
 		IdleConnTimeout:     time.Minute,
 	}
-	return &client{base: strings.TrimSuffix(base.String(), "/"), http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	c := &client{http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	for _, b := range bases {
+		c.bases = append(c.bases, strings.TrimSuffix(b.String(), "/"))
+	}
+	c.base = c.bases[0]
+	return c
+}
+
+// on returns the client for worker i: round-robin over the servers.
+func (c *client) on(i int) *client {
+	cc := *c
+	cc.base = c.bases[i%len(c.bases)]
+	return &cc
 }
 
 // session is one client's session cookie.

@@ -12,8 +12,17 @@
 //	               session (one per -users), so start the server with
 //	               TWOFOLD_LOCKOUT_THRESHOLD=100 and TWOFOLD_VERIFY_RATE_LIMIT=0
 //	               or it answers 429; a client whose sessions run out stops
+//	verify-accept  correct TOTP codes, one per pending session (one per
+//	               -users): each code is used once
+//	full-login     a password login then a correct TOTP code, each user once
 //
-// Users are created through the API during set-up, which is not measured.
+// Users are created through the API during set-up (slow: a password hash and
+// an enrollment each), or, with -imported, taken from an import made with
+// -gen and the same -seed and -first. Pending sessions are made by password
+// logins during set-up. Set-up is not measured; its time is reported.
+//
+// -url takes several comma-separated servers (sharing one database): client
+// i sends to server i mod their number. -pid takes their pids likewise.
 package main
 
 import (
@@ -26,6 +35,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -53,31 +63,43 @@ const (
 	maxDuration    = 5 * time.Minute
 	maxRequests    = 10_000_000
 	maxConcurrency = 2000
+	maxUsers       = 1_000_000
+	maxGenerated   = 10_000_000
 )
 
 type options struct {
-	base        *url.URL
+	bases       []*url.URL
+	pids        []int
 	scenario    string
 	concurrency int
 	duration    time.Duration
 	requests    int
-	pid         int
 	users       int
 	password    string
+	imported    bool
+	seed        string
+	first       int
+	gen         int
+	genKind     string
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("twofold-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	var rawURL string
-	fs.StringVar(&rawURL, "url", "http://127.0.0.1:8080", "server to drive (loopback only)")
-	fs.StringVar(&o.scenario, "scenario", "health", "health, login or verify-reject")
+	var rawURL, rawPids string
+	fs.StringVar(&rawURL, "url", "http://127.0.0.1:8080", "server to drive (loopback only); several comma-separated: client i uses server i mod n")
+	fs.StringVar(&o.scenario, "scenario", "health", strings.Join(scenarioNames(), ", "))
 	fs.IntVar(&o.concurrency, "c", 64, "concurrent clients")
 	fs.DurationVar(&o.duration, "d", 10*time.Second, "how long to run (at most 5m)")
 	fs.IntVar(&o.requests, "n", 0, "stop after this many requests (0: only the duration bounds the run)")
-	fs.IntVar(&o.pid, "pid", 0, "pid of the local server, to report its CPU time and peak RSS")
-	fs.IntVar(&o.users, "users", 0, "users to spread the load over (default: one per client, at most 100); verify-reject sends 90 codes per user")
+	fs.StringVar(&rawPids, "pid", "", "pid of the local server (several comma-separated), to report CPU time and peak RSS")
+	fs.IntVar(&o.users, "users", 0, "users to spread the load over (default: one per client, at most 100); verify-reject sends 90 codes per user, verify-accept and full-login use each once")
+	fs.BoolVar(&o.imported, "imported", false, "take users from an import made with -gen (same -seed, -first) instead of registering them")
+	fs.StringVar(&o.seed, "seed", "twofold-load", "seed of the generated users' TOTP secrets (-gen, -imported)")
+	fs.IntVar(&o.first, "first", 0, "index of the first generated user to use (-gen, -imported)")
+	fs.IntVar(&o.gen, "gen", 0, "write an import file of this many users to stdout (for twofold user import) and exit")
+	fs.StringVar(&o.genKind, "gen-kind", "totp", "generated users: totp (with a TOTP secret each) or plain (password only)")
 	fs.StringVar(&o.password, "password", "load-test password 1", "password of the load-test users")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: twofold-load [flags]\n\nDrives a running twofold server and reports throughput, latency and server cost.")
@@ -86,23 +108,44 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, usageError{err.Error()}
 	}
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return o, usageError{"-url must be an http(s) URL such as http://127.0.0.1:8080"}
+	for _, raw := range strings.Split(rawURL, ",") {
+		u, err := url.Parse(strings.TrimSpace(raw))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return o, usageError{"-url must be http(s) URLs such as http://127.0.0.1:8080"}
+		}
+		if !loopback(u.Hostname()) {
+			return o, usageError{"-url must point at loopback addresses (127.0.0.0/8, ::1 or localhost)"}
+		}
+		o.bases = append(o.bases, u)
 	}
-	if !loopback(u.Hostname()) {
-		return o, usageError{"-url must point at a loopback address (127.0.0.0/8, ::1 or localhost)"}
+	if rawPids != "" {
+		for _, raw := range strings.Split(rawPids, ",") {
+			pid, err := strconv.Atoi(strings.TrimSpace(raw))
+			if err != nil || pid <= 0 {
+				return o, usageError{"-pid must be process ids, comma-separated"}
+			}
+			o.pids = append(o.pids, pid)
+		}
 	}
-	o.base = u
 	switch {
+	case len(o.bases) > 16:
+		return o, usageError{"-url: at most 16 servers"}
+	case o.gen < 0 || o.gen > maxGenerated:
+		return o, usageError{fmt.Sprintf("-gen must be 0..%d", maxGenerated)}
+	case o.first < 0 || o.first > maxGenerated:
+		return o, usageError{fmt.Sprintf("-first must be 0..%d", maxGenerated)}
+	case o.genKind != "totp" && o.genKind != "plain":
+		return o, usageError{"-gen-kind must be totp or plain"}
 	case o.concurrency < 1 || o.concurrency > maxConcurrency:
 		return o, usageError{fmt.Sprintf("-c must be 1..%d", maxConcurrency)}
 	case o.duration <= 0 || o.duration > maxDuration:
 		return o, usageError{"-d must be more than 0 and at most 5m"}
 	case o.requests < 0 || o.requests > maxRequests:
 		return o, usageError{fmt.Sprintf("-n must be 0..%d", maxRequests)}
-	case o.users < 0 || o.users > 100_000:
-		return o, usageError{"-users must be 0..100000"}
+	case o.users < 0 || o.users > maxUsers:
+		return o, usageError{fmt.Sprintf("-users must be 0..%d", maxUsers)}
+	case !o.imported && o.users > 100_000:
+		return o, usageError{"-users above 100000 needs -imported (registering them through the API would take hours)"}
 	}
 	if o.users == 0 {
 		o.users = min(o.concurrency, 100)
@@ -129,30 +172,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c := newClient(o.base, o.concurrency)
+	if o.gen > 0 {
+		return generate(ctx, stdout, o.genKind, o.first, o.gen, o.seed, o.password)
+	}
+	c := newClient(o.bases, o.concurrency)
 	sc := scenarios[o.scenario]
 	fmt.Fprintf(stderr, "setting up %s ...\n", o.scenario)
+	setupStart := time.Now()
 	work, err := sc(ctx, c, o)
 	if err != nil {
 		return fmt.Errorf("set-up: %w", err)
 	}
-	var before procStats
-	var sampler *rssSampler
-	if o.pid > 0 {
-		if before, err = readProc(o.pid); err != nil {
-			return fmt.Errorf("-pid %d: %w", o.pid, err)
+	rep := report{opts: o, setup: time.Since(setupStart)}
+	befores := make([]procStats, len(o.pids))
+	samplers := make([]*rssSampler, len(o.pids))
+	for i, pid := range o.pids {
+		if befores[i], err = readProc(pid); err != nil {
+			return fmt.Errorf("-pid %d: %w", pid, err)
 		}
-		sampler = sampleRSS(o.pid, 50*time.Millisecond)
+		samplers[i] = sampleRSS(pid, 50*time.Millisecond)
 	}
-	res := drive(ctx, o, work)
-	rep := report{opts: o, result: res}
-	if o.pid > 0 {
-		after, err := readProc(o.pid)
+	rep.result = drive(ctx, o, work)
+	for i, pid := range o.pids {
+		after, err := readProc(pid)
 		if err != nil {
-			return fmt.Errorf("-pid %d: %w", o.pid, err)
+			return fmt.Errorf("-pid %d: %w", pid, err)
 		}
-		rep.cpu = after.cpu - before.cpu
-		rep.peakRSS = max(sampler.stop(), after.rss)
+		rep.cpu += after.cpu - befores[i].cpu
+		rep.peakRSS = append(rep.peakRSS, max(samplers[i].stop(), after.rss))
 		rep.hasProc = true
 	}
 	rep.print(stdout)

@@ -12,14 +12,18 @@ type report struct {
 	result  result
 	hasProc bool
 	cpu     time.Duration
-	peakRSS uint64
+	peakRSS []uint64 // per server
+	setup   time.Duration
 }
 
 func (r report) print(w io.Writer) {
 	res := r.result
 	n := res.latency.n
 	secs := res.elapsed.Seconds()
-	fmt.Fprintf(w, "scenario      %s (c=%d, %s)\n", r.opts.scenario, r.opts.concurrency, res.elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "scenario      %s (c=%d, %s, %d server(s))\n", r.opts.scenario, r.opts.concurrency, res.elapsed.Round(time.Millisecond), max(len(r.opts.bases), 1))
+	if r.setup > 0 {
+		fmt.Fprintf(w, "set-up        %s (not measured)\n", r.setup.Round(10*time.Millisecond))
+	}
 	fmt.Fprintf(w, "requests      %d (%.0f req/s)\n", n, float64(n)/secs)
 	fmt.Fprintf(w, "latency       p50 %s  p90 %s  p99 %s  max %s\n",
 		ms(res.latency.quantile(0.50)), ms(res.latency.quantile(0.90)), ms(res.latency.quantile(0.99)), ms(res.latency.max))
@@ -48,7 +52,11 @@ func (r report) print(w io.Writer) {
 			per = r.cpu / time.Duration(n)
 		}
 		fmt.Fprintf(w, "server cpu    %.2f s (%d µs/request)\n", r.cpu.Seconds(), per.Microseconds())
-		fmt.Fprintf(w, "server rss    peak %.1f MiB\n", float64(r.peakRSS)/(1<<20))
+		var rss []string
+		for _, b := range r.peakRSS {
+			rss = append(rss, fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)))
+		}
+		fmt.Fprintf(w, "server rss    peak %s\n", strings.Join(rss, ", "))
 	}
 }
 

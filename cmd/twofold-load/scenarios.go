@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -20,6 +21,8 @@ var scenarios = map[string]scenario{
 	"health":        health,
 	"login":         login,
 	"verify-reject": verifyReject,
+	"verify-accept": verifyAccept,
+	"full-login":    fullLogin,
 }
 
 func scenarioNames() []string {
@@ -32,9 +35,30 @@ func scenarioNames() []string {
 }
 
 func health(ctx context.Context, c *client, o options) (work, error) {
-	return func(int) request {
+	return func(i int) request {
+		c := c.on(i)
 		return func(ctx context.Context) (int, error) { return c.call(ctx, nil, "GET", "/healthz", nil, nil) }
 	}, nil
+}
+
+// runUsers returns the run's n users: generated ones from an import (-imported)
+// or new ones registered through the API.
+func runUsers(ctx context.Context, c *client, o options, n int, withTOTP bool) ([]loadUser, error) {
+	if !o.imported {
+		return makeUsers(ctx, c, o, n, withTOTP)
+	}
+	kind := "plain"
+	if withTOTP {
+		kind = "totp"
+	}
+	users := make([]loadUser, n)
+	for i := range users {
+		users[i].email = importedEmail(kind, o.first+i)
+		if withTOTP {
+			users[i].secret = importedSecret(o.seed, users[i].email)
+		}
+	}
+	return users, nil
 }
 
 // loadUser is a user made for this run.
@@ -109,11 +133,12 @@ func makeUser(ctx context.Context, c *client, o options, email string, withTOTP 
 }
 
 func login(ctx context.Context, c *client, o options) (work, error) {
-	users, err := makeUsers(ctx, c, o, o.users, false)
+	users, err := runUsers(ctx, c, o, o.users, false)
 	if err != nil {
 		return nil, err
 	}
 	return func(i int) request {
+		c := c.on(i)
 		body, _ := json.Marshal(map[string]string{"email": users[i%len(users)].email, "password": o.password})
 		return func(ctx context.Context) (int, error) {
 			return c.call(ctx, &session{}, "POST", "/api/login", body, nil)
@@ -142,18 +167,118 @@ func pendingSession(ctx context.Context, c *client, o options, u loadUser) (*ses
 // largest lockout threshold allowed (100), so no account locks during a run.
 const perSession = 90
 
-func verifyReject(ctx context.Context, c *client, o options) (work, error) {
-	users, err := makeUsers(ctx, c, o, o.users, true)
+// pendingSessions logs every user in with the password, o.concurrency at
+// a time (each costs the server one password hash).
+func pendingSessions(ctx context.Context, c *client, o options, users []loadUser) ([]*session, error) {
+	sessions := make([]*session, len(users))
+	next := make(chan int)
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	for w := range min(len(users), o.concurrency) {
+		wg.Go(func() {
+			c := c.on(w)
+			for i := range next {
+				s, err := pendingSession(ctx, c, o, users[i])
+				if err != nil {
+					mu.Lock()
+					first = cmp.Or(first, err)
+					mu.Unlock()
+					continue
+				}
+				sessions[i] = s
+			}
+		})
+	}
+	for i := range users {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	return sessions, ctx.Err()
+}
+
+// verifyAccept sends each prepared session's one correct code.
+func verifyAccept(ctx context.Context, c *client, o options) (work, error) {
+	users, err := runUsers(ctx, c, o, o.users, true)
 	if err != nil {
 		return nil, err
 	}
-	sessions := make([]*session, len(users))
-	for i, u := range users {
-		if sessions[i], err = pendingSession(ctx, c, o, u); err != nil {
-			return nil, err
-		}
+	sessions, err := pendingSessions(ctx, c, o, users)
+	if err != nil {
+		return nil, err
 	}
 	return func(i int) request {
+		c := c.on(i)
+		next := i // client i takes sessions i, i+c, i+2c, ...
+		return func(ctx context.Context) (int, error) {
+			if next >= len(sessions) {
+				return 0, errExhausted
+			}
+			n := next
+			next += o.concurrency
+			body, _ := json.Marshal(map[string]string{"method": "totp", "code": freshCode(users[n].secret, time.Now())})
+			return c.call(ctx, sessions[n], "POST", "/api/2fa/verify", body, nil)
+		}
+	}, nil
+}
+
+// fullLogin signs each user in once: password, then a correct code. Its
+// latency and status are those of the pair (the status is the verify's,
+// or the login's when that failed).
+func fullLogin(ctx context.Context, c *client, o options) (work, error) {
+	users, err := runUsers(ctx, c, o, o.users, true)
+	if err != nil {
+		return nil, err
+	}
+	return func(i int) request {
+		c := c.on(i)
+		next := i
+		return func(ctx context.Context) (int, error) {
+			if next >= len(users) {
+				return 0, errExhausted
+			}
+			u := users[next]
+			next += o.concurrency
+			s := &session{}
+			body, _ := json.Marshal(map[string]string{"email": u.email, "password": o.password})
+			var res struct {
+				Status string `json:"status"`
+			}
+			st, err := c.call(ctx, s, "POST", "/api/login", body, &res)
+			if err != nil || st != 200 || res.Status != "2fa_required" {
+				return st, err
+			}
+			body, _ = json.Marshal(map[string]string{"method": "totp", "code": freshCode(u.secret, time.Now())})
+			return c.call(ctx, s, "POST", "/api/2fa/verify", body, nil)
+		}
+	}, nil
+}
+
+// freshCode is the code of the time step after t's: the server accepts it
+// (with the default skew of one step) and it is later than any step used at
+// enrollment or import, both of which happened before t.
+func freshCode(secret []byte, t time.Time) string {
+	return totp.Code(secret, t.Add(30*time.Second), totp.Default)
+}
+
+func verifyReject(ctx context.Context, c *client, o options) (work, error) {
+	users, err := runUsers(ctx, c, o, o.users, true)
+	if err != nil {
+		return nil, err
+	}
+	sessions, err := pendingSessions(ctx, c, o, users)
+	if err != nil {
+		return nil, err
+	}
+	return func(i int) request {
+		c := c.on(i)
 		// Client i takes sessions i, i+c, i+2c, ... in turn, perSession
 		// requests each.
 		next, used := i, 0

@@ -44,7 +44,7 @@ Usage:
   twofold migrate [flags]   apply database migrations and exit
   twofold keys generate     print a new encryption key
   twofold keys rotate       re-seal every secret under a new key
-  twofold user add|list|reset-2fa|unlock
+  twofold user add|list|reset-2fa|unlock|import
                             manage users (twofold user --help)
   twofold events [--user EMAIL] [--type T] [--limit N]
                             print the audit trail

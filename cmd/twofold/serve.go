@@ -146,6 +146,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer db.Close()
+	defer startProfile(getenv)()
 
 	reg := prometheus.NewRegistry()
 	metrics := server.NewMetrics(reg)

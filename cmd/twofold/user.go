@@ -23,6 +23,7 @@ const userUsage = `Usage:
   twofold user reset-2fa EMAIL [flags]    remove every second factor, backup code and remembered
                                           device of a user: the password alone signs in again
   twofold user unlock EMAIL [flags]       lift a second-factor lockout and clear the failure count
+  twofold user import FILE [flags]        import users from JSON lines (twofold user import --help)
 
 The flags are the database settings of serve (--data-dir, --database-url,
 --encryption-key, ...; or their TWOFOLD_* environment variables; twofold serve
@@ -97,6 +98,8 @@ func user(ctx context.Context, args []string, getenv func(string) string, stdout
 	case "-h", "--help", "help":
 		io.WriteString(stdout, userUsage)
 		return nil
+	case "import":
+		return userImport(ctx, rest, getenv, stdout, stderr)
 	case "add", "list", "reset-2fa", "unlock":
 		if wantsHelp(rest) {
 			io.WriteString(stdout, userUsage)

@@ -171,12 +171,29 @@ func (s *Service) checkSecondFactor(ctx context.Context, c Client, sess Session,
 	if strings.TrimSpace(code) == "" || len(code) > 64 {
 		return Errorf(CodeInvalidRequest, "code is required")
 	}
-	methods, err := s.secondFactors(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	if !slices.Contains(methods, method) {
-		return Errorf(CodeInvalidRequest, "%s is not a second factor of this account", method)
+	if method == MethodTOTP {
+		// The authenticators alone say whether TOTP is a factor of the
+		// account, and the check reuses them (four reads fewer than the
+		// profile; UseTOTPStep's compare-and-set decides, so a list read
+		// before the attempt is claimed is as good as one read after).
+		auths, err := s.store.TOTPAuthenticators(ctx, u.ID)
+		if err != nil {
+			return s.internal(ctx, "list authenticators", err)
+		}
+		if len(auths) == 0 {
+			return Errorf(CodeInvalidRequest, "%s is not a second factor of this account", method)
+		}
+		check = func(ctx context.Context, _ Client, _ User, code string) (bool, error) {
+			return s.matchTOTP(ctx, auths, code)
+		}
+	} else {
+		methods, err := s.secondFactors(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(methods, method) {
+			return Errorf(CodeInvalidRequest, "%s is not a second factor of this account", method)
+		}
 	}
 	return s.attempt(ctx, c, u, method, purpose, func() (bool, error) { return check(ctx, c, u, code) })
 }
@@ -193,7 +210,7 @@ func (s *Service) attempt(ctx context.Context, c Client, u User, method, purpose
 	if err := s.limit(s.verifyLimit, "ip:"+c.IP); err != nil {
 		return err
 	}
-	n, until, err := s.claimAttempt(ctx, u.ID)
+	n, until, err := s.claimAttempt(ctx, u)
 	if err != nil {
 		return err
 	}
@@ -229,11 +246,19 @@ func (s *Service) attempt(ctx context.Context, c Client, u User, method, purpose
 // lockout end it set (zero below the threshold). When the
 // count reaches the threshold the lockout starts now; a success lifts it.
 // Codes: locked.
-func (s *Service) claimAttempt(ctx context.Context, userID string) (int, time.Time, error) {
-	for range 100 {
-		u, err := s.store.UserByID(ctx, userID)
-		if err != nil {
-			return 0, time.Time{}, s.internal(ctx, "read attempts", err)
+//
+// The first try compares against known, the user as the request read it
+// (no read of its own); when that is stale the compare-and-set fails and
+// each further try reads the user afresh.
+func (s *Service) claimAttempt(ctx context.Context, known User) (int, time.Time, error) {
+	userID := known.ID
+	for try := range 100 {
+		u := known
+		if try > 0 {
+			var err error
+			if u, err = s.store.UserByID(ctx, userID); err != nil {
+				return 0, time.Time{}, s.internal(ctx, "read attempts", err)
+			}
 		}
 		now := s.now()
 		if u.LockedUntil.After(now) {
@@ -277,11 +302,16 @@ func (s *Service) lockedError(until, now time.Time) error {
 // checkTOTP tries code against each of the user's authenticator apps and
 // uses up the matching time step (at most once per authenticator).
 func (s *Service) checkTOTP(ctx context.Context, _ Client, u User, code string) (bool, error) {
-	code = cleanCode(code)
 	auths, err := s.store.TOTPAuthenticators(ctx, u.ID)
 	if err != nil {
 		return false, err
 	}
+	return s.matchTOTP(ctx, auths, code)
+}
+
+// matchTOTP is checkTOTP with the authenticators already read.
+func (s *Service) matchTOTP(ctx context.Context, auths []TOTPAuthenticator, code string) (bool, error) {
+	code = cleanCode(code)
 	now := s.now()
 	for _, a := range auths {
 		secret, err := s.keys.open(a.Secret, "totp:"+a.ID)

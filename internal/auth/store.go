@@ -23,6 +23,7 @@ type Store interface {
 	SeenClients
 	Devices
 	Accounts
+	Importer
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 }

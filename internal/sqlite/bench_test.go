@@ -62,6 +62,7 @@ func BenchmarkSessionLookupParallel(b *testing.B) {
 	db := benchDB(b, 1000)
 	ctx := context.Background()
 	b.ReportAllocs()
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {

@@ -28,8 +28,8 @@ var migrations embed.FS
 // writers queue in Go instead of failing with "database is locked"; reads use
 // a pool and, in WAL mode, never wait on the writer.
 type DB struct {
-	write *sql.DB
-	read  *sql.DB
+	write *pool
+	read  *pool
 	path  string
 }
 
@@ -78,7 +78,8 @@ func OpenNoMigrate(path string) (*DB, error) {
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxIdleTime(0)
 	read.SetConnMaxLifetime(0)
-	db := &DB{write: write, read: read, path: path}
+	db := &DB{write: newPool(write), read: newPool(read), path: path}
+	db.write.batch = newCommitter(db.write)
 	// Open the writer first, so the file exists and is in WAL mode before a
 	// read-only connection looks at it.
 	if err := write.Ping(); err != nil {

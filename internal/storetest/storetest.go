@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"Accounts", accountCases},
 		{"DeviceRaces", deviceRaceCases},
 		{"DeviceSessions", deviceSessionCases},
+		{"Import", importCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,122 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/twofold-auth/twofold/internal/auth"
+)
+
+// TestGroupCommitKeepsEachStatementsOutcome queues many writes while the
+// writer is busy, so that they commit as one batch, and checks that each
+// caller gets its own statement's outcome: of five users with one email one
+// is created and four fail as duplicates without undoing anyone else's
+// write, and every write is in the database after it is reopened.
+func TestGroupCommitKeepsEachStatementsOutcome(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "gc.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var sizes []int
+	db.write.batch.batchHook = func(n int) { mu.Lock(); sizes = append(sizes, n); mu.Unlock() }
+
+	// Hold the writer connection so that the writes queue up.
+	release := make(chan struct{})
+	held := make(chan struct{})
+	go db.tx(ctx, "hold", func(*sql.Tx) error { close(held); <-release; return nil })
+	<-held
+
+	const names, tries = 20, 3 // each name inserted 3 times
+	errs := make([]error, names*tries)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { errs[i] = db.AddSetting(ctx, fmt.Sprintf("n%02d", i%names), "v") })
+	}
+	// In the same batch: five users with one email, so four inserts fail on
+	// the unique constraint amid the others.
+	var created, dups int
+	for i := range 5 {
+		wg.Go(func() {
+			err := db.CreateUser(ctx, auth.User{ID: fmt.Sprintf("u%d", i), Email: "same@example.com", PasswordHash: "h"})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				created++
+			case errors.Is(err, auth.ErrDuplicate):
+				dups++
+			default:
+				t.Errorf("create user %d: %v", i, err)
+			}
+		})
+	}
+	// Wait until every write is queued or taken (the first batch taken
+	// waits for the connection).
+	for {
+		mu.Lock()
+		taken := 0
+		for _, n := range sizes {
+			taken += n
+		}
+		mu.Unlock()
+		if taken+len(db.write.batch.jobs) == len(errs)+5 {
+			break
+		}
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("write %d: %v", i, err)
+		}
+	}
+	mu.Lock()
+	biggest := 0
+	for _, n := range sizes {
+		biggest = max(biggest, n)
+	}
+	mu.Unlock()
+	if len(sizes) > 2 || biggest < 2 {
+		t.Errorf("batches %v: want the queued writes in at most two", sizes)
+	}
+
+	wantInt := func(what string, got, want int) {
+		if got != want {
+			t.Errorf("%s: got %d, want %d", what, got, want)
+		}
+	}
+	wantInt("users created for one email", created, 1)
+	wantInt("duplicates refused", dups, 4)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for i := range names {
+		if _, err := db.Setting(ctx, fmt.Sprintf("n%02d", i)); err != nil {
+			t.Errorf("setting n%02d after reopening: %v", i, err)
+		}
+	}
+	if _, err := db.UserByEmail(ctx, "same@example.com"); err != nil {
+		t.Errorf("the one user of the taken email: %v", err)
+	}
+	// A cancelled context is refused before anything is queued.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := db.AddSetting(cctx, "late", "v"); !errors.Is(err, context.Canceled) {
+		t.Errorf("write with a cancelled context: got %v", err)
+	}
+}
