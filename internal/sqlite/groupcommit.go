@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -28,8 +29,10 @@ import (
 //     other failure, or a failed BEGIN or COMMIT, rolls the whole batch
 //     back and runs each of its statements again in a transaction of its
 //     own, so one failure never becomes another caller's.
-//   - A caller's context is checked when its statement is about to run (a
-//     cancelled one is not run); once run, the caller waits for the commit.
+//   - A caller whose context ends while its statement is still queued
+//     leaves at once and the statement is never run; once the committer has
+//     taken it (just before running it), the caller waits for the commit.
+//     So a statement is either applied and reported, or not applied.
 
 // maxBatch bounds the statements in one transaction.
 const maxBatch = 256
@@ -39,6 +42,20 @@ type writeJob struct {
 	query string
 	args  []any
 	done  chan writeResult
+	// state is queued, then taken by the committer or abandoned by its
+	// caller, whichever comes first.
+	state *atomic.Int32
+}
+
+const (
+	jobQueued int32 = iota
+	jobTaken
+	jobAbandoned
+)
+
+// take claims j for running; false when its caller has left.
+func (j writeJob) take() bool {
+	return j.state.CompareAndSwap(jobQueued, jobTaken) || j.state.Load() == jobTaken
 }
 
 type writeResult struct {
@@ -74,7 +91,7 @@ func (c *committer) exec(ctx context.Context, query string, args []any) (sql.Res
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	j := writeJob{ctx: ctx, query: query, args: args, done: make(chan writeResult, 1)}
+	j := writeJob{ctx: ctx, query: query, args: args, done: make(chan writeResult, 1), state: new(atomic.Int32)}
 	c.mu.RLock()
 	if c.closed {
 		c.mu.RUnlock()
@@ -87,10 +104,17 @@ func (c *committer) exec(ctx context.Context, query string, args []any) (sql.Res
 		return nil, ctx.Err()
 	}
 	c.mu.RUnlock()
-	// Queued: it may run at any moment, so wait for the outcome whatever
-	// the context does (the batch is short).
-	r := <-j.done
-	return r.res, r.err
+	select {
+	case r := <-j.done:
+		return r.res, r.err
+	case <-ctx.Done():
+		if j.state.CompareAndSwap(jobQueued, jobAbandoned) {
+			return nil, ctx.Err() // never run
+		}
+		// Taken: it runs now or has run; its batch is short.
+		r := <-j.done
+		return r.res, r.err
+	}
 }
 
 // stop finishes the queued statements and ends the goroutine.
@@ -146,6 +170,9 @@ func (c *committer) run() {
 
 // alone runs j in a transaction of its own (autocommit).
 func (c *committer) alone(j writeJob) {
+	if !j.take() {
+		return // the caller left before it ran
+	}
 	if err := j.ctx.Err(); err != nil {
 		j.done <- writeResult{err: err}
 		return
@@ -165,6 +192,10 @@ func (c *committer) together(batch []writeJob) {
 			return false
 		}
 		for i, j := range batch {
+			if !j.take() {
+				results[i] = writeResult{err: context.Canceled} // nobody waits for it
+				continue
+			}
 			if err := j.ctx.Err(); err != nil {
 				results[i] = writeResult{err: err}
 				continue

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/twofold-auth/twofold/internal/auth"
 )
@@ -118,5 +119,56 @@ func TestGroupCommitKeepsEachStatementsOutcome(t *testing.T) {
 	cancel()
 	if err := db.AddSetting(cctx, "late", "v"); !errors.Is(err, context.Canceled) {
 		t.Errorf("write with a cancelled context: got %v", err)
+	}
+}
+
+// TestGroupCommitCallerLeavesWhileQueued: a caller whose context ends while
+// its write waits behind a busy writer gets its error at once, and the
+// write is never applied; the others still are.
+func TestGroupCommitCallerLeavesWhileQueued(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "gc.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	release := make(chan struct{})
+	held := make(chan struct{})
+	go db.tx(ctx, "hold", func(*sql.Tx) error { close(held); <-release; return nil })
+	<-held
+
+	// First a write the committer takes and then waits with for the writer;
+	// then one that stays queued behind it.
+	taken := make(chan struct{}, 8)
+	db.write.batch.batchHook = func(int) { taken <- struct{}{} }
+	kept := make(chan error, 1)
+	go func() { kept <- db.AddSetting(ctx, "kept", "v") }()
+	<-taken
+	cctx, cancel := context.WithCancel(ctx)
+	left := make(chan error, 1)
+	go func() { left <- db.AddSetting(cctx, "abandoned", "v") }()
+	for len(db.write.batch.jobs) < 1 {
+		runtime.Gosched()
+	}
+	cancel()
+	// The writer is still held: the abandoned caller must not wait for it.
+	select {
+	case err := <-left:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("abandoned write: got %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second): // a hang, not a speed target
+		close(release)
+		t.Fatal("a caller whose context ended still waits for the busy writer")
+	}
+	close(release)
+	if err := <-kept; err != nil {
+		t.Fatalf("kept write: %v", err)
+	}
+	if _, err := db.Setting(ctx, "abandoned"); !errors.Is(err, auth.ErrNotFound) {
+		t.Errorf("the abandoned write was applied (got %v)", err)
+	}
+	if v, err := db.Setting(ctx, "kept"); err != nil || v != "v" {
+		t.Errorf("kept write: %q, %v", v, err)
 	}
 }
