@@ -382,19 +382,27 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, c Client, sess Sess
 // RemoveTOTP removes one authenticator app. Removing the last second factor
 // turns two-factor sign-in off. Codes: reauthentication_required, not_found.
 func (s *Service) RemoveTOTP(ctx context.Context, c Client, sess Session, u User, id string) error {
+	return s.removeFactor(ctx, c, sess, u, id, "authenticator app", EventTOTPRemoved, s.store.DeleteTOTP)
+}
+
+// removeFactor deletes one second factor of u with del (not_found when id is
+// not one of theirs), records event, and turns two-factor sign-in off when
+// it was the last. what names the factor in messages.
+func (s *Service) removeFactor(ctx context.Context, c Client, sess Session, u User, id, what, event string,
+	del func(ctx context.Context, userID, id string) error) error {
 	if !IsID(id) {
-		return Errorf(CodeNotFound, "no such authenticator app")
+		return Errorf(CodeNotFound, "no such %s", what)
 	}
 	if err := s.requireRecent(sess); err != nil {
 		return err
 	}
-	if err := s.store.DeleteTOTP(ctx, u.ID, id); err != nil {
+	if err := del(ctx, u.ID, id); err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return Errorf(CodeNotFound, "no such authenticator app")
+			return Errorf(CodeNotFound, "no such %s", what)
 		}
-		return s.internal(ctx, "delete totp", err)
+		return s.internal(ctx, "delete "+what, err)
 	}
-	s.record(ctx, c, EventTOTPRemoved, u.ID, map[string]any{"id": id})
+	s.record(ctx, c, event, u.ID, map[string]any{"id": id})
 	last, err := s.isFirstFactor(ctx, u.ID)
 	if err != nil || !last {
 		return err

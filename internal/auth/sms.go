@@ -275,24 +275,7 @@ func (s *Service) SendLoginCode(ctx context.Context, c Client, sess Session, u U
 // RemoveSMS removes a phone. Removing the last second factor turns
 // two-factor sign-in off. Codes: reauthentication_required, not_found.
 func (s *Service) RemoveSMS(ctx context.Context, c Client, sess Session, u User, id string) error {
-	if !IsID(id) {
-		return Errorf(CodeNotFound, "no such phone")
-	}
-	if err := s.requireRecent(sess); err != nil {
-		return err
-	}
-	if err := s.store.DeleteSMSPhone(ctx, u.ID, id); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return Errorf(CodeNotFound, "no such phone")
-		}
-		return s.internal(ctx, "delete phone", err)
-	}
-	s.record(ctx, c, EventSMSRemoved, u.ID, map[string]any{"id": id})
-	last, err := s.isFirstFactor(ctx, u.ID)
-	if err != nil || !last {
-		return err
-	}
-	return s.disable(ctx, c, u, "last second factor removed")
+	return s.removeFactor(ctx, c, sess, u, id, "phone", EventSMSRemoved, s.store.DeleteSMSPhone)
 }
 
 // claimSMSSend applies the per-account send limit: one send per

@@ -602,22 +602,5 @@ func describe(err error) string {
 // the last second factor turns two-factor sign-in off.
 // Codes: reauthentication_required, not_found.
 func (s *Service) RemoveWebAuthnCredential(ctx context.Context, c Client, sess Session, u User, id string) error {
-	if !IsID(id) {
-		return Errorf(CodeNotFound, "no such security key")
-	}
-	if err := s.requireRecent(sess); err != nil {
-		return err
-	}
-	if err := s.store.DeleteWebAuthnCredential(ctx, u.ID, id); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return Errorf(CodeNotFound, "no such security key")
-		}
-		return s.internal(ctx, "delete webauthn credential", err)
-	}
-	s.record(ctx, c, EventWebAuthnRemoved, u.ID, map[string]any{"id": id})
-	last, err := s.isFirstFactor(ctx, u.ID)
-	if err != nil || !last {
-		return err
-	}
-	return s.disable(ctx, c, u, "last second factor removed")
+	return s.removeFactor(ctx, c, sess, u, id, "security key", EventWebAuthnRemoved, s.store.DeleteWebAuthnCredential)
 }

@@ -86,17 +86,3 @@ func handleDevices(a *auth.Service, d Deps) authedHandler {
 		encode(w, http.StatusOK, map[string]any{"devices": out})
 	}
 }
-
-func handleRevokeDevice(a *auth.Service) authedHandler {
-	return func(w http.ResponseWriter, r *http.Request, s auth.Session, u auth.User) {
-		id, ok := pathID(w, r, "device")
-		if !ok {
-			return
-		}
-		if err := a.RevokeDevice(r.Context(), client(r), u, id); err != nil {
-			writeError(w, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	}
-}

@@ -95,20 +95,6 @@ func handleBackupCodes(a *auth.Service) authedHandler {
 	}
 }
 
-func handleRemoveTOTP(a *auth.Service) authedHandler {
-	return func(w http.ResponseWriter, r *http.Request, s auth.Session, u auth.User) {
-		id, ok := pathID(w, r, "authenticator app")
-		if !ok {
-			return
-		}
-		if err := a.RemoveTOTP(r.Context(), client(r), s, u, id); err != nil {
-			writeError(w, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	}
-}
-
 func handleDisable(a *auth.Service) authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, s auth.Session, u auth.User) {
 		if err := a.DisableTwoFactor(r.Context(), client(r), s, u); err != nil {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/twofold-auth/twofold/internal/auth"
@@ -18,4 +19,20 @@ func pathID(w http.ResponseWriter, r *http.Request, what string) (string, bool) 
 		return "", false
 	}
 	return id, true
+}
+
+// handleRemove answers DELETE .../{id} for one of the user's things: 404
+// for an id of another form, else remove's outcome, 204 when done.
+func handleRemove(what string, remove func(ctx context.Context, c auth.Client, s auth.Session, u auth.User, id string) error) authedHandler {
+	return func(w http.ResponseWriter, r *http.Request, s auth.Session, u auth.User) {
+		id, ok := pathID(w, r, what)
+		if !ok {
+			return
+		}
+		if err := remove(r.Context(), client(r), s, u, id); err != nil {
+			writeError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
 }

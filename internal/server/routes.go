@@ -1,9 +1,12 @@
 package server
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/twofold-auth/twofold/internal/auth"
 )
 
 // addRoutes lists every route of twofold.
@@ -29,20 +32,22 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /api/2fa/setup", authed(handleTOTPSetup(a)))
 	mux.Handle("POST /api/2fa/verify-setup", authed(handleTOTPVerifySetup(a)))
 	mux.Handle("POST /api/2fa/backup-codes", authed(handleBackupCodes(a)))
-	mux.Handle("DELETE /api/2fa/totp/{id}", authed(handleRemoveTOTP(a)))
+	mux.Handle("DELETE /api/2fa/totp/{id}", authed(handleRemove("authenticator app", a.RemoveTOTP)))
 	mux.Handle("POST /api/2fa/disable", authed(handleDisable(a)))
 	mux.Handle("POST /api/sms/setup", authed(handleSMSSetup(a)))
 	mux.Handle("POST /api/sms/verify-setup", authed(handleSMSVerifySetup(a)))
-	mux.Handle("DELETE /api/sms/{id}", authed(handleRemoveSMS(a)))
+	mux.Handle("DELETE /api/sms/{id}", authed(handleRemove("phone", a.RemoveSMS)))
 	mux.Handle("POST /api/webauthn/register/start", authed(handleWebAuthnRegisterStart(a)))
 	mux.Handle("POST /api/webauthn/register/complete", authed(handleWebAuthnRegisterComplete(a)))
-	mux.Handle("DELETE /api/webauthn/credentials/{id}", authed(handleRemoveWebAuthn(a)))
+	mux.Handle("DELETE /api/webauthn/credentials/{id}", authed(handleRemove("security key", a.RemoveWebAuthnCredential)))
 	mux.Handle("POST /api/reauthenticate", authed(handleReauthenticate(a, d)))
 	mux.Handle("POST /api/password", authed(handleChangePassword(a, d)))
 
 	// Trusted devices.
 	mux.Handle("GET /api/devices", authed(handleDevices(a, d)))
-	mux.Handle("DELETE /api/devices/{id}", authed(handleRevokeDevice(a)))
+	mux.Handle("DELETE /api/devices/{id}", authed(handleRemove("device", func(ctx context.Context, c auth.Client, _ auth.Session, u auth.User, id string) error {
+		return a.RevokeDevice(ctx, c, u, id)
+	})))
 
 	// Admin (bearer token; off without one).
 	admin := requireAdmin(d.AdminToken)

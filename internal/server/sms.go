@@ -63,17 +63,3 @@ func handleSMSVerifySetup(a *auth.Service) authedHandler {
 		writeEnabled(w, en)
 	}
 }
-
-func handleRemoveSMS(a *auth.Service) authedHandler {
-	return func(w http.ResponseWriter, r *http.Request, s auth.Session, u auth.User) {
-		id, ok := pathID(w, r, "phone")
-		if !ok {
-			return
-		}
-		if err := a.RemoveSMS(r.Context(), client(r), s, u, id); err != nil {
-			writeError(w, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	}
-}

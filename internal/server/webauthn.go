@@ -162,17 +162,3 @@ func handleWebAuthnAuthenticateComplete(a *auth.Service, d Deps) http.Handler {
 		encode(w, http.StatusOK, map[string]any{"status": "authenticated", "user": toUser(res.User, true)})
 	})
 }
-
-func handleRemoveWebAuthn(a *auth.Service) authedHandler {
-	return func(w http.ResponseWriter, r *http.Request, s auth.Session, u auth.User) {
-		id, ok := pathID(w, r, "security key")
-		if !ok {
-			return
-		}
-		if err := a.RemoveWebAuthnCredential(r.Context(), client(r), s, u, id); err != nil {
-			writeError(w, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	}
-}
