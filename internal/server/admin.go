@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
@@ -107,27 +108,15 @@ func handleAdminUsers(a *auth.Service) http.Handler {
 	})
 }
 
-func handleAdminReset2FA(a *auth.Service) http.Handler {
+// handleAdminUserAction answers POST /api/admin/users/{id}/...: 404 for an
+// id of another form, else act's outcome, 204 when done.
+func handleAdminUserAction(act func(ctx context.Context, c auth.Client, userID string) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := pathID(w, r, "user")
 		if !ok {
 			return
 		}
-		if err := a.ResetTwoFactor(r.Context(), adminClient(r), id); err != nil {
-			writeError(w, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
-}
-
-func handleAdminUnlock(a *auth.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := pathID(w, r, "user")
-		if !ok {
-			return
-		}
-		if err := a.Unlock(r.Context(), adminClient(r), id); err != nil {
+		if err := act(r.Context(), adminClient(r), id); err != nil {
 			writeError(w, err)
 			return
 		}

@@ -53,8 +53,8 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	admin := requireAdmin(d.AdminToken)
 	mux.Handle("POST /api/admin/users", admin(handleAdminCreateUser(a)))
 	mux.Handle("GET /api/admin/users", admin(handleAdminUsers(a)))
-	mux.Handle("POST /api/admin/users/{id}/reset-2fa", admin(handleAdminReset2FA(a)))
-	mux.Handle("POST /api/admin/users/{id}/unlock", admin(handleAdminUnlock(a)))
+	mux.Handle("POST /api/admin/users/{id}/reset-2fa", admin(handleAdminUserAction(a.ResetTwoFactor)))
+	mux.Handle("POST /api/admin/users/{id}/unlock", admin(handleAdminUserAction(a.Unlock)))
 	mux.Handle("GET /api/admin/events", admin(handleAdminEvents(a)))
 
 	// Web UI: /, /signup, /login, /login/2fa, /logout, /settings/... (see web.Pages.Routes).
