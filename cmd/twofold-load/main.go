@@ -184,6 +184,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("set-up: %w", err)
 	}
 	rep := report{opts: o, setup: time.Since(setupStart)}
+	self, err := readProc(os.Getpid())
+	if err != nil {
+		return fmt.Errorf("read own cpu time: %w", err)
+	}
 	befores := make([]procStats, len(o.pids))
 	samplers := make([]*rssSampler, len(o.pids))
 	for i, pid := range o.pids {
@@ -198,9 +202,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("-pid %d: %w", pid, err)
 		}
-		rep.cpu += after.cpu - befores[i].cpu
+		rep.user += after.user - befores[i].user
+		rep.sys += after.sys - befores[i].sys
 		rep.peakRSS = append(rep.peakRSS, max(samplers[i].stop(), after.rss))
 		rep.hasProc = true
+	}
+	if selfAfter, err := readProc(os.Getpid()); err == nil {
+		rep.client = selfAfter.cpu() - self.cpu()
 	}
 	rep.print(stdout)
 	return nil

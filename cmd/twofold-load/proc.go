@@ -12,9 +12,11 @@ import (
 
 // procStats is a process's CPU time so far and resident set size.
 type procStats struct {
-	cpu time.Duration
-	rss uint64 // bytes
+	user, sys time.Duration
+	rss       uint64 // bytes
 }
+
+func (p procStats) cpu() time.Duration { return p.user + p.sys }
 
 // userHZ is the unit of utime and stime in /proc/PID/stat (USER_HZ, 100 on
 // every Linux architecture Go supports).
@@ -41,7 +43,7 @@ func readProc(pid int) (procStats, error) {
 	if err != nil {
 		return procStats{}, err
 	}
-	return procStats{cpu: time.Duration(utime+stime) * time.Second / userHZ, rss: rss * 1024}, nil
+	return procStats{user: time.Duration(utime) * time.Second / userHZ, sys: time.Duration(stime) * time.Second / userHZ, rss: rss * 1024}, nil
 }
 
 func statusKiB(pid int, field string) (uint64, error) {

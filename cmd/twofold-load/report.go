@@ -11,8 +11,10 @@ type report struct {
 	opts    options
 	result  result
 	hasProc bool
-	cpu     time.Duration
-	peakRSS []uint64 // per server
+	user    time.Duration // servers' CPU time in user mode
+	sys     time.Duration // and in the kernel
+	client  time.Duration // this process's own CPU time while driving
+	peakRSS []uint64      // per server
 	setup   time.Duration
 }
 
@@ -46,17 +48,23 @@ func (r report) print(w io.Writer) {
 	if res.exhausted > 0 {
 		fmt.Fprintf(w, "note          %d of %d clients ran out of prepared sessions before the end: raise -users\n", res.exhausted, r.opts.concurrency)
 	}
-	if r.hasProc {
-		per := time.Duration(0)
-		if n > 0 {
-			per = r.cpu / time.Duration(n)
+	perReq := func(d time.Duration) int64 {
+		if n == 0 {
+			return 0
 		}
-		fmt.Fprintf(w, "server cpu    %.2f s (%d µs/request)\n", r.cpu.Seconds(), per.Microseconds())
+		return (d / time.Duration(n)).Microseconds()
+	}
+	if r.hasProc {
+		cpu := r.user + r.sys
+		fmt.Fprintf(w, "server cpu    %.2f s (%d µs/request: user %d, kernel %d)\n", cpu.Seconds(), perReq(cpu), perReq(r.user), perReq(r.sys))
 		var rss []string
 		for _, b := range r.peakRSS {
 			rss = append(rss, fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)))
 		}
 		fmt.Fprintf(w, "server rss    peak %s\n", strings.Join(rss, ", "))
+	}
+	if r.client > 0 {
+		fmt.Fprintf(w, "client cpu    %.2f s (%d µs/request, this load tool)\n", r.client.Seconds(), perReq(r.client))
 	}
 }
 
