@@ -515,10 +515,22 @@ func (b *tab) press(keys string) {
 	b.do(chromedp.KeyEvent(keys))
 }
 
-// focused describes the focused element: its id, or its tag and text.
+// focusExpr describes the focused element: its id, or its tag and text.
+const focusExpr = `(e => e.id || e.tagName.toLowerCase() + ":" + e.textContent.trim())(document.activeElement)`
+
+// focused describes the focused element (focusExpr).
 func (b *tab) focused() string {
 	b.t.Helper()
-	return run(b, chromedp.Evaluate[string](`(e => e.id || e.tagName.toLowerCase() + ":" + e.textContent.trim())(document.activeElement)`))
+	return run(b, chromedp.Evaluate[string](focusExpr))
+}
+
+// focusedOnLoad is focused for a page just loaded: it waits (up to 10 s)
+// for the focus to leave the body, where it sits until the page's
+// autofocus has been applied, then describes it.
+func (b *tab) focusedOnLoad() string {
+	b.t.Helper()
+	_, _ = chromedp.Run(b.ctx, chromedp.Poll[bool](`document.activeElement !== document.body`, chromedp.WithPollingTimeout(10*time.Second)))
+	return b.focused()
 }
 
 func TestBrowserKeyboardOnlySignIn(t *testing.T) {
@@ -527,7 +539,7 @@ func TestBrowserKeyboardOnlySignIn(t *testing.T) {
 	b := s.tab(t)
 
 	b.open("/login")
-	if got := b.focused(); got != "email" {
+	if got := b.focusedOnLoad(); got != "email" {
 		t.Fatalf("focus starts on %q, want the email field", got)
 	}
 	b.press(a.email)
@@ -547,7 +559,7 @@ func TestBrowserKeyboardOnlySignIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.wantPath("/login/2fa")
-	if got := b.focused(); got != "code" {
+	if got := b.focusedOnLoad(); got != "code" {
 		t.Fatalf("focus starts on %q, want the code box", got)
 	}
 	b.press(s.code(a.key))
