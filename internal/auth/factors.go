@@ -153,12 +153,16 @@ func (s *Service) VerifySecondFactor(ctx context.Context, c Client, sess Session
 }
 
 // checkSecondFactor is every second-factor attempt: lockout first, then the
-// per-IP limit, then a claimed attempt, then the code itself.
+// per-IP limit, then a claimed attempt, then the code itself. A TOTP code is
+// checked first when that needs no write: one that matches no unused time
+// step is a failure whatever else happens, so claiming the attempt and
+// recording it is one write (failedAttempt); one that matches still claims
+// the attempt before it uses the step up.
 func (s *Service) checkSecondFactor(ctx context.Context, c Client, sess Session, u User, method, code, purpose string) error {
 	var check func(context.Context, Client, User, string) (bool, error)
 	switch method {
 	case MethodTOTP:
-		check = s.checkTOTP
+		// below, with the authenticators
 	case MethodBackupCode:
 		check = s.checkBackupCode
 	case MethodSMS:
@@ -172,30 +176,44 @@ func (s *Service) checkSecondFactor(ctx context.Context, c Client, sess Session,
 		return Errorf(CodeInvalidRequest, "code is required")
 	}
 	if method == MethodTOTP {
-		// The authenticators alone say whether TOTP is a factor of the
-		// account, and the check reuses them (four reads fewer than the
-		// profile; UseTOTPStep's compare-and-set decides, so a list read
-		// before the attempt is claimed is as good as one read after).
-		auths, err := s.store.TOTPAuthenticators(ctx, u.ID)
-		if err != nil {
-			return s.internal(ctx, "list authenticators", err)
-		}
-		if len(auths) == 0 {
-			return Errorf(CodeInvalidRequest, "%s is not a second factor of this account", method)
-		}
-		check = func(ctx context.Context, _ Client, _ User, code string) (bool, error) {
-			return s.matchTOTP(ctx, auths, code)
-		}
-	} else {
-		methods, err := s.secondFactors(ctx, u.ID)
-		if err != nil {
-			return err
-		}
-		if !slices.Contains(methods, method) {
-			return Errorf(CodeInvalidRequest, "%s is not a second factor of this account", method)
-		}
+		return s.totpAttempt(ctx, c, u, code, purpose)
+	}
+	methods, err := s.secondFactors(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(methods, method) {
+		return Errorf(CodeInvalidRequest, "%s is not a second factor of this account", method)
 	}
 	return s.attempt(ctx, c, u, method, purpose, func() (bool, error) { return check(ctx, c, u, code) })
+}
+
+// totpAttempt is checkSecondFactor for an authenticator app's code.
+func (s *Service) totpAttempt(ctx context.Context, c Client, u User, code, purpose string) error {
+	// The authenticators alone say whether TOTP is a factor of the account,
+	// and the check reuses them (four reads fewer than the profile;
+	// UseTOTPStep's compare-and-set decides, so a list read before the
+	// attempt is claimed is as good as one read after).
+	auths, err := s.store.TOTPAuthenticators(ctx, u.ID)
+	if err != nil {
+		return s.internal(ctx, "list authenticators", err)
+	}
+	if len(auths) == 0 {
+		return Errorf(CodeInvalidRequest, "%s is not a second factor of this account", MethodTOTP)
+	}
+	if err := s.mayAttempt(c, u); err != nil {
+		return err
+	}
+	matches, err := s.totpMatches(auths, code)
+	if err != nil {
+		return s.internal(ctx, "check totp", err)
+	}
+	if len(matches) == 0 {
+		// Known to fail without a write (no unused time step matches): the
+		// attempt is counted and recorded in one write.
+		return s.failedAttempt(ctx, c, u, MethodTOTP, purpose)
+	}
+	return s.claimedAttempt(ctx, c, u, MethodTOTP, purpose, func() (bool, error) { return s.useTOTPStep(ctx, matches) })
 }
 
 // attempt runs one second-factor check under the lockout rules of SPEC §4.
@@ -203,14 +221,15 @@ func (s *Service) checkSecondFactor(ctx context.Context, c Client, sess Session,
 // the check runs, so concurrent guesses on any instance can never exceed the
 // threshold; a success then resets the count.
 func (s *Service) attempt(ctx context.Context, c Client, u User, method, purpose string, check func() (bool, error)) error {
-	now := s.now()
-	if u.LockedUntil.After(now) {
-		return s.lockedError(u.LockedUntil, now)
-	}
-	if err := s.limit(s.verifyLimit, "ip:"+c.IP); err != nil {
+	if err := s.mayAttempt(c, u); err != nil {
 		return err
 	}
-	n, until, err := s.claimAttempt(ctx, u)
+	return s.claimedAttempt(ctx, c, u, method, purpose, check)
+}
+
+// claimedAttempt is attempt once mayAttempt has let it through.
+func (s *Service) claimedAttempt(ctx context.Context, c Client, u User, method, purpose string, check func() (bool, error)) error {
+	n, until, err := s.claimAttempt(ctx, u, nil)
 	if err != nil {
 		return err
 	}
@@ -230,15 +249,64 @@ func (s *Service) attempt(ctx context.Context, c Client, u User, method, purpose
 		s.record(ctx, c, Event2FASucceeded, u.ID, map[string]any{"method": method, "purpose": purpose})
 		return nil
 	}
-	s.record(ctx, c, Event2FAFailed, u.ID, map[string]any{"method": method, "purpose": purpose, "consecutive_failures": n})
+	for _, e := range s.failureEvents(c, u, method, purpose, n) {
+		if err := s.store.AddEvent(ctx, e); err != nil {
+			s.log.ErrorContext(ctx, "record event", "type", e.Type, "err", err)
+		}
+		s.recorded(e)
+	}
+	s.failed(ctx, c, u, n)
+	return errInvalidCode
+}
+
+// failedAttempt is claimedAttempt for a check already known to fail
+// without a write of its own: the count and the failure's events are one
+// write.
+func (s *Service) failedAttempt(ctx context.Context, c Client, u User, method, purpose string) error {
+	var events []Event
+	n, _, err := s.claimAttempt(ctx, u, func(n int) []Event {
+		events = s.failureEvents(c, u, method, purpose, n)
+		return events
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range events {
+		s.recorded(e)
+	}
+	s.failed(context.WithoutCancel(ctx), c, u, n)
+	return errInvalidCode
+}
+
+// mayAttempt refuses an attempt while u (as read) is locked, or over the
+// per-IP limit.
+func (s *Service) mayAttempt(c Client, u User) error {
+	if now := s.now(); u.LockedUntil.After(now) {
+		return s.lockedError(u.LockedUntil, now)
+	}
+	return s.limit(s.verifyLimit, "ip:"+c.IP)
+}
+
+// failureEvents are the events of the n-th consecutive failure: 2fa.failed,
+// and 2fa.locked when it starts a lockout.
+func (s *Service) failureEvents(c Client, u User, method, purpose string, n int) []Event {
+	events := []Event{s.newEvent(c, Event2FAFailed, u.ID, map[string]any{"method": method, "purpose": purpose, "consecutive_failures": n})}
 	if n >= s.threshold {
 		d := s.lockoutFor(n)
-		s.record(ctx, c, Event2FALocked, u.ID, map[string]any{"consecutive_failures": n, "seconds": int(d.Seconds())})
-		s.RaiseAlert(ctx, u, c, Alert{Type: Event2FALocked, Subject: "Your account is locked",
-			What:   "Too many wrong second-factor codes were entered, so second-factor sign-in is locked for " + d.String(),
-			Detail: map[string]any{"consecutive_failures": n, "seconds": int(d.Seconds())}})
+		events = append(events, s.newEvent(c, Event2FALocked, u.ID, map[string]any{"consecutive_failures": n, "seconds": int(d.Seconds())}))
 	}
-	return errInvalidCode
+	return events
+}
+
+// failed alerts the user when the n-th consecutive failure started a lockout.
+func (s *Service) failed(ctx context.Context, c Client, u User, n int) {
+	if n < s.threshold {
+		return
+	}
+	d := s.lockoutFor(n)
+	s.RaiseAlert(ctx, u, c, Alert{Type: Event2FALocked, Subject: "Your account is locked",
+		What:   "Too many wrong second-factor codes were entered, so second-factor sign-in is locked for " + d.String(),
+		Detail: map[string]any{"consecutive_failures": n, "seconds": int(d.Seconds())}})
 }
 
 // claimAttempt counts one attempt for userID by compare-and-set and returns
@@ -249,8 +317,9 @@ func (s *Service) attempt(ctx context.Context, c Client, u User, method, purpose
 //
 // The first try compares against known, the user as the request read it
 // (no read of its own); when that is stale the compare-and-set fails and
-// each further try reads the user afresh.
-func (s *Service) claimAttempt(ctx context.Context, known User) (int, time.Time, error) {
+// each further try reads the user afresh. events, when not nil, gives the
+// events to store with the claim, for the count it would claim.
+func (s *Service) claimAttempt(ctx context.Context, known User, events func(n int) []Event) (int, time.Time, error) {
 	userID := known.ID
 	for try := range 100 {
 		u := known
@@ -269,7 +338,11 @@ func (s *Service) claimAttempt(ctx context.Context, known User) (int, time.Time,
 		if n >= s.threshold {
 			until = now.Add(s.lockoutFor(n))
 		}
-		won, err := s.store.ClaimAttempt(ctx, userID, u.FailedAttempts, u.LockedUntil, n, until)
+		var evs []Event
+		if events != nil {
+			evs = events(n)
+		}
+		won, err := s.store.ClaimAttempt(ctx, userID, u.FailedAttempts, u.LockedUntil, n, until, evs...)
 		if err != nil {
 			return 0, time.Time{}, s.internal(ctx, "claim attempt", err)
 		}
@@ -299,36 +372,39 @@ func (s *Service) lockedError(until, now time.Time) error {
 	}
 }
 
-// checkTOTP tries code against each of the user's authenticator apps and
-// uses up the matching time step (at most once per authenticator).
-func (s *Service) checkTOTP(ctx context.Context, _ Client, u User, code string) (bool, error) {
-	auths, err := s.store.TOTPAuthenticators(ctx, u.ID)
-	if err != nil {
-		return false, err
-	}
-	return s.matchTOTP(ctx, auths, code)
+// totpMatch is an authenticator app whose unused time step a code matches.
+type totpMatch struct {
+	id   string
+	step int64
 }
 
-// matchTOTP is checkTOTP with the authenticators already read.
-func (s *Service) matchTOTP(ctx context.Context, auths []TOTPAuthenticator, code string) (bool, error) {
+// totpMatches checks code against each of the user's authenticator apps,
+// without a write: the apps with a time step that code matches and that
+// has not been used yet.
+func (s *Service) totpMatches(auths []TOTPAuthenticator, code string) ([]totpMatch, error) {
 	code = cleanCode(code)
 	now := s.now()
+	var matches []totpMatch
 	for _, a := range auths {
 		secret, err := s.keys.open(a.Secret, "totp:"+a.ID)
 		if err != nil {
-			return false, err
+			return nil, err
 		}
 		p := totp.Params{Algorithm: algorithm(a.Algorithm), Digits: a.Digits, Period: a.Period}
-		step, ok := totp.Verify(secret, code, now, s.skew, p)
-		if !ok || step <= a.LastStep {
-			continue
+		if step, ok := totp.Verify(secret, code, now, s.skew, p); ok && step > a.LastStep {
+			matches = append(matches, totpMatch{a.ID, step})
 		}
-		used, err := s.store.UseTOTPStep(ctx, a.ID, step, now)
-		if err != nil {
-			return false, err
-		}
-		if used {
-			return true, nil
+	}
+	return matches, nil
+}
+
+// useTOTPStep uses up the first matched time step that no one else has
+// used meanwhile (at most once per authenticator, on any instance).
+func (s *Service) useTOTPStep(ctx context.Context, matches []totpMatch) (bool, error) {
+	for _, m := range matches {
+		used, err := s.store.UseTOTPStep(ctx, m.id, m.step, s.now())
+		if err != nil || used {
+			return used, err
 		}
 	}
 	return false, nil

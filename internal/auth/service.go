@@ -475,7 +475,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Session, User
 	if token == "" || len(token) > 128 {
 		return Session{}, User{}, errUnauthenticated
 	}
-	sess, err := s.store.SessionByTokenHash(ctx, HashToken(token))
+	sess, u, err := s.store.SessionAndUser(ctx, HashToken(token))
 	if errors.Is(err, ErrNotFound) {
 		return Session{}, User{}, errUnauthenticated
 	}
@@ -488,13 +488,6 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Session, User
 			s.log.WarnContext(ctx, "delete expired session", "err", err)
 		}
 		return Session{}, User{}, errUnauthenticated
-	}
-	u, err := s.store.UserByID(ctx, sess.UserID)
-	if errors.Is(err, ErrNotFound) {
-		return Session{}, User{}, errUnauthenticated
-	}
-	if err != nil {
-		return Session{}, User{}, s.internal(ctx, "find session user", err)
 	}
 	if now.Sub(sess.LastSeenAt) >= touchInterval {
 		if err := s.store.TouchSession(ctx, sess.ID, now); err != nil {
@@ -648,14 +641,24 @@ func (s *Service) newID(now time.Time) string {
 // record appends an event; a failure is logged, never shown to the client.
 func (s *Service) record(ctx context.Context, c Client, typ, userID string, detail map[string]any) {
 	ctx = context.WithoutCancel(ctx) // a client hanging up must not erase the trail
-	now := s.now()
-	e := Event{ID: s.newID(now), Time: now, Type: typ, UserID: userID, IP: truncate(c.IP, 64), UserAgent: truncate(c.UserAgent, 512), Detail: detail}
-	if e.Detail == nil {
-		e.Detail = map[string]any{}
-	}
+	e := s.newEvent(c, typ, userID, detail)
 	if err := s.store.AddEvent(ctx, e); err != nil {
 		s.log.ErrorContext(ctx, "record event", "type", typ, "err", err)
 	}
+	s.recorded(e)
+}
+
+// newEvent is an event of type typ happening now.
+func (s *Service) newEvent(c Client, typ, userID string, detail map[string]any) Event {
+	now := s.now()
+	if detail == nil {
+		detail = map[string]any{}
+	}
+	return Event{ID: s.newID(now), Time: now, Type: typ, UserID: userID, IP: truncate(c.IP, 64), UserAgent: truncate(c.UserAgent, 512), Detail: detail}
+}
+
+// recorded tells the OnEvent hook about a stored event.
+func (s *Service) recorded(e Event) {
 	if s.onEvent != nil {
 		s.onEvent(e)
 	}

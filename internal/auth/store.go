@@ -50,6 +50,8 @@ type Sessions interface {
 	CreateSession(ctx context.Context, s Session) error
 	// SessionByTokenHash finds a session. ErrNotFound.
 	SessionByTokenHash(ctx context.Context, tokenHash string) (Session, error)
+	// SessionAndUser finds a session and its user in one read. ErrNotFound.
+	SessionAndUser(ctx context.Context, tokenHash string) (Session, User, error)
 	// RotateSession replaces session next.ID's token hash, state, auth time and
 	// last-seen time, but only while its token hash is still oldHash, so a token
 	// can be rotated once. ErrNotFound when it was not.
@@ -110,7 +112,10 @@ type Factors interface {
 	// ClaimAttempt sets a user's failure count and lockout end, but only while
 	// they are still prev and prevLockedUntil: a compare-and-set, so concurrent
 	// attempts on any instance each claim their own count. false when it lost.
-	ClaimAttempt(ctx context.Context, userID string, prev int, prevLockedUntil time.Time, next int, lockedUntil time.Time) (bool, error)
+	// events, if any, are stored in the same transaction when (and only
+	// when) the claim wins: an attempt known to fail is counted and recorded
+	// in one write.
+	ClaimAttempt(ctx context.Context, userID string, prev int, prevLockedUntil time.Time, next int, lockedUntil time.Time, events ...Event) (bool, error)
 	// ResetAttempts clears a user's failure count and lockout, but only while
 	// they are still the count and lockout end that the succeeding attempt
 	// claimed (ClaimAttempt's next and lockedUntil): if others claimed

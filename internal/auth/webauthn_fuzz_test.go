@@ -213,7 +213,7 @@ func (m *memStore) RotateSession(_ context.Context, oldHash string, next auth.Se
 
 func (m *memStore) AddEvent(context.Context, auth.Event) error { return nil }
 
-func (m *memStore) ClaimAttempt(_ context.Context, userID string, prev int, prevLockedUntil time.Time, next int, lockedUntil time.Time) (bool, error) {
+func (m *memStore) ClaimAttempt(_ context.Context, userID string, prev int, prevLockedUntil time.Time, next int, lockedUntil time.Time, _ ...auth.Event) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	u, ok := m.users[userID]

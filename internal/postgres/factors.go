@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -12,10 +13,36 @@ import (
 )
 
 // ClaimAttempt implements auth.Factors.
-func (db *DB) ClaimAttempt(ctx context.Context, userID string, prev int, prevLockedUntil time.Time, next int, lockedUntil time.Time) (bool, error) {
-	tag, err := db.pool.Exec(ctx,
-		"UPDATE users SET failed_attempts = $1, locked_until = $2 WHERE id = $3 AND failed_attempts = $4 AND locked_until = $5",
-		next, micros(lockedUntil), userID, prev, micros(prevLockedUntil))
+func (db *DB) ClaimAttempt(ctx context.Context, userID string, prev int, prevLockedUntil time.Time, next int, lockedUntil time.Time, events ...auth.Event) (bool, error) {
+	const claim = "UPDATE users SET failed_attempts = $1, locked_until = $2 WHERE id = $3 AND failed_attempts = $4 AND locked_until = $5"
+	args := []any{next, micros(lockedUntil), userID, prev, micros(prevLockedUntil)}
+	if len(events) == 0 {
+		tag, err := db.pool.Exec(ctx, claim, args...)
+		return changed(tag, err, "claim attempt")
+	}
+	// One statement: the events are inserted only if the claim changed the
+	// row, and a data-modifying WITH runs once, whatever reads it. So the
+	// count of inserted events says whether the claim won.
+	var ids, types, ips, agents, details []string
+	var times []int64
+	var users []*string
+	for _, e := range events {
+		detail, err := json.Marshal(e.Detail)
+		if err != nil {
+			return false, fmt.Errorf("claim attempt: encode event detail: %w", err)
+		}
+		var user *string
+		if e.UserID != "" {
+			user = &e.UserID
+		}
+		ids, times, types, users = append(ids, e.ID), append(times, micros(e.Time)), append(types, e.Type), append(users, user)
+		ips, agents, details = append(ips, text(e.IP)), append(agents, text(e.UserAgent)), append(details, string(detail))
+	}
+	tag, err := db.pool.Exec(ctx, "WITH claimed AS ("+claim+" RETURNING 1) "+
+		"INSERT INTO events (id, time, type, user_id, ip, user_agent, detail) "+
+		"SELECT * FROM unnest($6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[]) "+
+		"WHERE EXISTS (SELECT 1 FROM claimed)",
+		append(args, ids, times, types, users, ips, agents, details)...)
 	return changed(tag, err, "claim attempt")
 }
 

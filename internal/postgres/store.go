@@ -94,6 +94,26 @@ func (db *DB) SessionByTokenHash(ctx context.Context, tokenHash string) (auth.Se
 	return s, nil
 }
 
+// SessionAndUser implements auth.Sessions.
+func (db *DB) SessionAndUser(ctx context.Context, tokenHash string) (auth.Session, auth.User, error) {
+	var s auth.Session
+	var u auth.User
+	var state string
+	var created, seen, authAt, userCreated, locked int64
+	err := db.pool.QueryRow(ctx, "SELECT s.id, s.token_hash, s.user_id, s.state, s.created_at, s.last_seen_at, s.auth_at, s.ip, s.user_agent, "+
+		"u.email, u.password_hash, u.created_at, u.failed_attempts, u.locked_until "+
+		"FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1", tokenHash).
+		Scan(&s.ID, &s.TokenHash, &s.UserID, &state, &created, &seen, &authAt, &s.IP, &s.UserAgent,
+			&u.Email, &u.PasswordHash, &userCreated, &u.FailedAttempts, &locked)
+	if err != nil {
+		return auth.Session{}, auth.User{}, fmt.Errorf("session and user by token: %w", classify(err))
+	}
+	s.State = auth.SessionState(state)
+	s.CreatedAt, s.LastSeenAt, s.AuthAt = fromMicros(created), fromMicros(seen), fromMicros(authAt)
+	u.ID, u.CreatedAt, u.LockedUntil = s.UserID, fromMicros(userCreated), fromMicros(locked)
+	return s, u, nil
+}
+
 // RotateSession implements auth.Sessions.
 func (db *DB) RotateSession(ctx context.Context, oldHash string, next auth.Session) error {
 	return db.execOne(ctx, "rotate session",

@@ -10,10 +10,17 @@ import (
 )
 
 // ClaimAttempt implements auth.Factors.
-func (db *DB) ClaimAttempt(ctx context.Context, userID string, prev int, prevLockedUntil time.Time, next int, lockedUntil time.Time) (bool, error) {
-	res, err := db.write.ExecContext(ctx,
-		"UPDATE users SET failed_attempts = ?, locked_until = ? WHERE id = ? AND failed_attempts = ? AND locked_until = ?",
-		next, micros(lockedUntil), userID, prev, micros(prevLockedUntil))
+func (db *DB) ClaimAttempt(ctx context.Context, userID string, prev int, prevLockedUntil time.Time, next int, lockedUntil time.Time, events ...auth.Event) (bool, error) {
+	stmts := []stmt{{"UPDATE users SET failed_attempts = ?, locked_until = ? WHERE id = ? AND failed_attempts = ? AND locked_until = ?",
+		[]any{next, micros(lockedUntil), userID, prev, micros(prevLockedUntil)}}}
+	for _, e := range events {
+		st, err := eventInsert(e)
+		if err != nil {
+			return false, fmt.Errorf("claim attempt: %w", err)
+		}
+		stmts = append(stmts, st)
+	}
+	res, err := db.write.ExecChain(ctx, stmts...)
 	return changed(res, err, "claim attempt")
 }
 

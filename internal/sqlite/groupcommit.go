@@ -12,11 +12,13 @@ import (
 )
 
 // Group commit. Every single-statement write (the writer pool's
-// ExecContext: each conditional write, claim and event insert) is queued to
-// one goroutine, which runs whatever has queued up as one transaction: one
-// commit and one fsync for many requests instead of one each. Nothing
-// waits to fill a batch: a batch is what queued while the previous one
-// committed, so an idle server commits each write at once.
+// ExecContext: each conditional write, claim and event insert) and every
+// chain (ExecChain: a conditional write and what goes with it, such as a
+// claimed attempt and its events) is queued to one goroutine, which runs
+// whatever has queued up as one transaction: one commit and one fsync for
+// many requests instead of one each. Nothing waits to fill a batch: a batch
+// is what queued while the previous one committed, so an idle server
+// commits each write at once.
 //
 // What stays exactly as before:
 //   - Each statement runs alone on the one writer connection, in queue
@@ -25,7 +27,11 @@ import (
 //   - Each caller gets its result only after the batch's COMMIT returned
 //     (synchronous=FULL: durable), or the error of its own statement.
 //   - A statement that fails on a constraint is undone alone (SQLite's
-//     statement rollback, the ABORT default) and the batch goes on. Any
+//     statement rollback, the ABORT default) and the batch goes on; a chain
+//     runs inside a savepoint, so a constraint failure anywhere in it undoes
+//     the whole chain and nothing else.
+//   - A chain's statements run one after another, each only if the one
+//     before it changed a row, and all or none of what ran is kept. Any
 //     other failure, or a failed BEGIN or COMMIT, rolls the whole batch
 //     back and runs each of its statements again in a transaction of its
 //     own, so one failure never becomes another caller's.
@@ -37,10 +43,17 @@ import (
 // maxBatch bounds the statements in one transaction.
 const maxBatch = 256
 
-type writeJob struct {
-	ctx   context.Context
+// stmt is one statement and its arguments.
+type stmt struct {
 	query string
 	args  []any
+}
+
+type writeJob struct {
+	ctx context.Context
+	// stmts is one statement, or a chain: each runs only if the one before
+	// it changed a row. The caller gets the first one's result.
+	stmts []stmt
 	done  chan writeResult
 	// state is queued, then taken by the committer or abandoned by its
 	// caller, whichever comes first.
@@ -86,12 +99,13 @@ func newCommitter(p *pool) *committer {
 
 var errClosed = errors.New("sqlite: database closed")
 
-// exec queues one statement and waits for its durable result.
-func (c *committer) exec(ctx context.Context, query string, args []any) (sql.Result, error) {
+// exec queues statements (one, or a chain) and waits for the durable
+// result of the first.
+func (c *committer) exec(ctx context.Context, stmts []stmt) (sql.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	j := writeJob{ctx: ctx, query: query, args: args, done: make(chan writeResult, 1), state: new(atomic.Int32)}
+	j := writeJob{ctx: ctx, stmts: stmts, done: make(chan writeResult, 1), state: new(atomic.Int32)}
 	c.mu.RLock()
 	if c.closed {
 		c.mu.RUnlock()
@@ -160,6 +174,7 @@ func (c *committer) run() {
 		if c.batchHook != nil {
 			c.batchHook(len(batch))
 		}
+		c.prepare(batch)
 		if len(batch) == 1 {
 			c.alone(batch[0])
 			continue
@@ -168,7 +183,70 @@ func (c *committer) run() {
 	}
 }
 
-// alone runs j in a transaction of its own (autocommit).
+// Statements that bracket a chain in a batch.
+const (
+	savepoint  = "SAVEPOINT chain"
+	release    = "RELEASE chain"
+	rollbackTo = "ROLLBACK TO chain"
+)
+
+// prepare makes sure the batch's statements are prepared before its
+// transaction holds the one writer connection (preparing needs it).
+func (c *committer) prepare(batch []writeJob) {
+	ctx := context.Background()
+	chains := false
+	for _, j := range batch {
+		for _, st := range j.stmts {
+			_, _ = c.pool.stmt(ctx, st.query) // a failure shows when it runs
+		}
+		chains = chains || len(j.stmts) > 1
+	}
+	if chains {
+		for _, q := range []string{savepoint, release, rollbackTo} {
+			_, _ = c.pool.stmt(ctx, q)
+		}
+	}
+}
+
+// execer runs one statement: on a transaction, or on its own.
+type execer func(ctx context.Context, st stmt) (sql.Result, error)
+
+// onTx runs statements on tx, prepared ones as such.
+func (c *committer) onTx(tx *sql.Tx) execer {
+	return func(ctx context.Context, s stmt) (sql.Result, error) {
+		// Only an already prepared statement: preparing one would wait for
+		// the writer connection, which this transaction holds.
+		if st := c.pool.cached(s.query); st != nil {
+			return tx.StmtContext(ctx, st).ExecContext(ctx, s.args...)
+		}
+		return tx.ExecContext(ctx, s.query, s.args...)
+	}
+}
+
+// chain runs stmts in order, each only if the one before it changed a row,
+// and returns the first one's result.
+func chain(ctx context.Context, exec execer, stmts []stmt) (sql.Result, error) {
+	first, err := exec(ctx, stmts[0])
+	if err != nil {
+		return nil, err
+	}
+	res := first
+	for _, st := range stmts[1:] {
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			break
+		}
+		if res, err = exec(ctx, st); err != nil {
+			return nil, err
+		}
+	}
+	return first, nil
+}
+
+// alone runs j in a transaction of its own.
 func (c *committer) alone(j writeJob) {
 	if !j.take() {
 		return // the caller left before it ran
@@ -177,12 +255,30 @@ func (c *committer) alone(j writeJob) {
 		j.done <- writeResult{err: err}
 		return
 	}
-	res, err := c.pool.directExec(context.WithoutCancel(j.ctx), j.query, j.args...)
+	ctx := context.WithoutCancel(j.ctx)
+	if len(j.stmts) == 1 {
+		res, err := c.pool.directExec(ctx, j.stmts[0].query, j.stmts[0].args...)
+		j.done <- writeResult{res, err}
+		return
+	}
+	tx, err := c.pool.DB.BeginTx(ctx, nil)
+	if err != nil {
+		j.done <- writeResult{err: err}
+		return
+	}
+	res, err := chain(ctx, c.onTx(tx), j.stmts)
+	if err == nil {
+		err = tx.Commit()
+	}
+	if err != nil {
+		tx.Rollback()
+		res = nil
+	}
 	j.done <- writeResult{res, err}
 }
 
 // together runs batch in one transaction, or, if that fails other than on
-// a constraint, each statement alone.
+// a constraint, each job alone.
 func (c *committer) together(batch []writeJob) {
 	ctx := context.Background()
 	results := make([]writeResult, len(batch))
@@ -191,6 +287,7 @@ func (c *committer) together(batch []writeJob) {
 		if err != nil {
 			return false
 		}
+		exec := c.onTx(tx)
 		for i, j := range batch {
 			if !j.take() {
 				results[i] = writeResult{err: context.Canceled} // nobody waits for it
@@ -200,14 +297,12 @@ func (c *committer) together(batch []writeJob) {
 				results[i] = writeResult{err: err}
 				continue
 			}
-			// Only an already prepared statement: preparing one would wait
-			// for the writer connection, which this transaction holds.
 			var res sql.Result
 			var err error
-			if st := c.pool.cached(j.query); st != nil {
-				res, err = tx.StmtContext(ctx, st).ExecContext(ctx, j.args...)
+			if len(j.stmts) == 1 {
+				res, err = exec(ctx, j.stmts[0])
 			} else {
-				res, err = tx.ExecContext(ctx, j.query, j.args...)
+				res, err = c.savepointed(ctx, exec, j.stmts)
 			}
 			if err != nil && !isConstraint(err) {
 				tx.Rollback()
@@ -230,6 +325,30 @@ func (c *committer) together(batch []writeJob) {
 	for i, j := range batch {
 		j.done <- results[i]
 	}
+}
+
+var errBatch = errors.New("sqlite: batch failed")
+
+// savepointed runs a chain inside a savepoint of the batch's transaction:
+// on a constraint failure the chain is undone and that error returned; any
+// other failure ends the batch.
+func (c *committer) savepointed(ctx context.Context, exec execer, stmts []stmt) (sql.Result, error) {
+	if _, err := exec(ctx, stmt{query: savepoint}); err != nil {
+		return nil, errBatch
+	}
+	res, err := chain(ctx, exec, stmts)
+	if err != nil {
+		if !isConstraint(err) {
+			return nil, errBatch
+		}
+		if _, rerr := exec(ctx, stmt{query: rollbackTo}); rerr != nil {
+			return nil, errBatch
+		}
+	}
+	if _, rerr := exec(ctx, stmt{query: release}); rerr != nil {
+		return nil, errBatch
+	}
+	return res, err
 }
 
 // isConstraint reports whether err is a constraint violation, which SQLite

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -170,5 +171,107 @@ func TestGroupCommitCallerLeavesWhileQueued(t *testing.T) {
 	}
 	if v, err := db.Setting(ctx, "kept"); err != nil || v != "v" {
 		t.Errorf("kept write: %q, %v", v, err)
+	}
+}
+
+// TestGroupCommitChainsInOneBatch queues claims that carry events (chains)
+// amid other writes while the writer is busy, so that they commit as one
+// batch: a won claim keeps its events, a lost claim stores none, and a
+// chain whose event fails on a constraint is undone whole (its claim too)
+// without undoing anyone else's write.
+func TestGroupCommitChainsInOneBatch(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "gc.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, id := range []string{"won", "lost", "undone"} {
+		if err := db.CreateUser(ctx, auth.User{ID: id, Email: id + "@example.com", PasswordHash: "h"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.AddEvent(ctx, auth.Event{ID: "taken", Type: "x", UserID: "undone"}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var sizes []int
+	db.write.batch.batchHook = func(n int) { mu.Lock(); sizes = append(sizes, n); mu.Unlock() }
+	release := make(chan struct{})
+	held := make(chan struct{})
+	go db.tx(ctx, "hold", func(*sql.Tx) error { close(held); <-release; return nil })
+	<-held
+
+	var zero time.Time
+	ev := func(id, user string) auth.Event { return auth.Event{ID: id, Type: auth.Event2FAFailed, UserID: user} }
+	type outcome struct {
+		won bool
+		err error
+	}
+	var wg sync.WaitGroup
+	var won, lost, undone outcome
+	var setting error
+	// The first write is taken alone and waits for the writer; the chains
+	// queue behind it and make the next batch.
+	wg.Go(func() { setting = db.AddSetting(ctx, "before", "v") })
+	for {
+		mu.Lock()
+		n := len(sizes)
+		mu.Unlock()
+		if n == 1 {
+			break
+		}
+		runtime.Gosched()
+	}
+	wg.Go(func() {
+		won.won, won.err = db.ClaimAttempt(ctx, "won", 0, zero, 1, zero, ev("w1", "won"), ev("w2", "won"))
+	})
+	wg.Go(func() { lost.won, lost.err = db.ClaimAttempt(ctx, "lost", 3, zero, 4, zero, ev("l1", "lost")) })
+	wg.Go(func() {
+		undone.won, undone.err = db.ClaimAttempt(ctx, "undone", 0, zero, 1, zero, ev("u1", "undone"), ev("taken", "undone"))
+	})
+	for len(db.write.batch.jobs) < 3 {
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	mu.Lock()
+	if !slices.Equal(sizes, []int{1, 3}) {
+		t.Errorf("batches %v: want the chains in one batch after the first write", sizes)
+	}
+	mu.Unlock()
+
+	if setting != nil {
+		t.Errorf("setting in the same batch: %v", setting)
+	}
+	if !won.won || won.err != nil {
+		t.Errorf("claim that should win: %v, %v", won.won, won.err)
+	}
+	if lost.won || lost.err != nil {
+		t.Errorf("claim that should lose: %v, %v", lost.won, lost.err)
+	}
+	if undone.err == nil {
+		t.Errorf("claim whose event cannot be stored: got no error")
+	}
+	evs, err := db.Events(ctx, auth.EventFilter{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range evs {
+		ids = append(ids, e.ID)
+	}
+	slices.Sort(ids)
+	if want := []string{"taken", "w1", "w2"}; !slices.Equal(ids, want) {
+		t.Errorf("events: got %q, want %q", ids, want)
+	}
+	for id, want := range map[string]int{"won": 1, "lost": 0, "undone": 0} {
+		u, err := db.UserByID(ctx, id)
+		if err != nil || u.FailedAttempts != want {
+			t.Errorf("user %s: failed attempts %d (%v), want %d", id, u.FailedAttempts, err, want)
+		}
+	}
+	if _, err := db.Setting(ctx, "before"); err != nil {
+		t.Errorf("setting in the same batch: %v", err)
 	}
 }

@@ -74,9 +74,16 @@ func (p *pool) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 // commit on the writer pool (groupcommit.go).
 func (p *pool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if p.batch != nil {
-		return p.batch.exec(ctx, query, args)
+		return p.batch.exec(ctx, []stmt{{query, args}})
 	}
 	return p.directExec(ctx, query, args...)
+}
+
+// ExecChain runs stmts in one transaction on the writer pool, each only if
+// the one before it changed a row, and returns the first one's result: a
+// conditional write and what must be stored with it, or nothing.
+func (p *pool) ExecChain(ctx context.Context, stmts ...stmt) (sql.Result, error) {
+	return p.batch.exec(ctx, stmts)
 }
 
 // directExec runs one statement in a transaction of its own.
@@ -91,8 +98,13 @@ func (p *pool) directExec(ctx context.Context, query string, args ...any) (sql.R
 	return st.ExecContext(ctx, args...)
 }
 
-// QueryContext is sql.DB's, with a prepared statement.
+// QueryContext is sql.DB's, with a prepared statement. A query runs to its
+// end once started (see uncancelled).
 func (p *pool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ctx = uncancelled(ctx)
 	st, err := p.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -103,14 +115,31 @@ func (p *pool) QueryContext(ctx context.Context, query string, args ...any) (*sq
 	return st.QueryContext(ctx, args...)
 }
 
-// QueryRowContext is sql.DB's, with a prepared statement.
+// QueryRowContext is sql.DB's, with a prepared statement. A query runs to
+// its end once started (see uncancelled).
 func (p *pool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if ctx.Err() != nil {
+		return p.DB.QueryRowContext(ctx, query, args...) // reports the context's error
+	}
+	ctx = uncancelled(ctx)
 	st, err := p.stmt(ctx, query)
 	if err != nil || st == nil {
 		// An unprepared query reports a preparation error itself, through Row.
 		return p.DB.QueryRowContext(ctx, query, args...)
 	}
 	return st.QueryRowContext(ctx, args...)
+}
+
+// uncancelled is ctx without its cancellation, for a query on a local file
+// that takes microseconds. With a cancellable context, every query costs
+// two goroutines (modernc's interrupt watcher, database/sql's Rows
+// watcher) and a progress handler set and unset: more than the query. A
+// request whose context has ended still stops before its next query.
+func uncancelled(ctx context.Context) context.Context {
+	if ctx.Done() == nil {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
 }
 
 // Close finishes queued writes, closes the statements, then the pool.

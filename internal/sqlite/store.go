@@ -94,6 +94,26 @@ func (db *DB) SessionByTokenHash(ctx context.Context, tokenHash string) (auth.Se
 	return s, nil
 }
 
+// SessionAndUser implements auth.Sessions.
+func (db *DB) SessionAndUser(ctx context.Context, tokenHash string) (auth.Session, auth.User, error) {
+	var s auth.Session
+	var u auth.User
+	var state string
+	var created, seen, authAt, userCreated, locked int64
+	err := db.read.QueryRowContext(ctx, "SELECT s.id, s.token_hash, s.user_id, s.state, s.created_at, s.last_seen_at, s.auth_at, s.ip, s.user_agent, "+
+		"u.email, u.password_hash, u.created_at, u.failed_attempts, u.locked_until "+
+		"FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?", tokenHash).
+		Scan(&s.ID, &s.TokenHash, &s.UserID, &state, &created, &seen, &authAt, &s.IP, &s.UserAgent,
+			&u.Email, &u.PasswordHash, &userCreated, &u.FailedAttempts, &locked)
+	if err != nil {
+		return auth.Session{}, auth.User{}, fmt.Errorf("session and user by token: %w", classify(err))
+	}
+	s.State = auth.SessionState(state)
+	s.CreatedAt, s.LastSeenAt, s.AuthAt = fromMicros(created), fromMicros(seen), fromMicros(authAt)
+	u.ID, u.CreatedAt, u.LockedUntil = s.UserID, fromMicros(userCreated), fromMicros(locked)
+	return s, u, nil
+}
+
 // RotateSession implements auth.Sessions.
 func (db *DB) RotateSession(ctx context.Context, oldHash string, next auth.Session) error {
 	return db.execOne(ctx, "rotate session",
@@ -138,16 +158,24 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, idleBefore, createdBefo
 
 // AddEvent implements auth.Events.
 func (db *DB) AddEvent(ctx context.Context, e auth.Event) error {
-	detail, err := json.Marshal(e.Detail)
+	st, err := eventInsert(e)
 	if err != nil {
-		return fmt.Errorf("add event: encode detail: %w", err)
+		return fmt.Errorf("add event: %w", err)
 	}
-	_, err = db.write.ExecContext(ctx, "INSERT INTO events (id, time, type, user_id, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-		e.ID, micros(e.Time), e.Type, nullable(e.UserID), e.IP, e.UserAgent, string(detail))
-	if err != nil {
+	if _, err = db.write.ExecContext(ctx, st.query, st.args...); err != nil {
 		return fmt.Errorf("add event: %w", classify(err))
 	}
 	return nil
+}
+
+// eventInsert is the statement that stores e.
+func eventInsert(e auth.Event) (stmt, error) {
+	detail, err := json.Marshal(e.Detail)
+	if err != nil {
+		return stmt{}, fmt.Errorf("encode event detail: %w", err)
+	}
+	return stmt{"INSERT INTO events (id, time, type, user_id, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		[]any{e.ID, micros(e.Time), e.Type, nullable(e.UserID), e.IP, e.UserAgent, string(detail)}}, nil
 }
 
 // Events implements auth.Events.

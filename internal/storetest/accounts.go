@@ -107,6 +107,39 @@ var sessionCases = []testCase{
 		wantString(t, "ip", got.IP, want.IP)
 		wantString(t, "user agent", got.UserAgent, want.UserAgent)
 	}},
+	{"SessionAndUser reads a session and its user in one", func(t *testing.T, s auth.Store) {
+		addUser(t, s, "u1")
+		addUser(t, s, "u2")
+		lock := t0.Add(time.Hour)
+		ok, err := s.ClaimAttempt(ctx(t), "u1", 0, time.Time{}, 3, lock)
+		wantBool(t, "claim", ok, err, true)
+		want := newSession("s1", "u1", "hash1")
+		want.State = auth.StateAuthenticated
+		want.LastSeenAt = t0.Add(time.Minute)
+		want.AuthAt = t0.Add(time.Second + 7*time.Microsecond)
+		addSession(t, s, want)
+		addSession(t, s, newSession("s2", "u2", "hash2"))
+		got, u, err := s.SessionAndUser(ctx(t), "hash1")
+		must(t, "session and user", err)
+		wantString(t, "id", got.ID, want.ID)
+		wantString(t, "token hash", got.TokenHash, want.TokenHash)
+		wantString(t, "user id", got.UserID, want.UserID)
+		wantString(t, "state", string(got.State), string(want.State))
+		wantTime(t, "created at", got.CreatedAt, want.CreatedAt)
+		wantTime(t, "last seen at", got.LastSeenAt, want.LastSeenAt)
+		wantTime(t, "auth at", got.AuthAt, want.AuthAt)
+		wantString(t, "ip", got.IP, want.IP)
+		wantString(t, "user agent", got.UserAgent, want.UserAgent)
+		wantU, err := s.UserByID(ctx(t), "u1")
+		must(t, "user by id", err)
+		if u != wantU {
+			t.Errorf("user: got %+v, want %+v (UserByID)", u, wantU)
+		}
+		wantInt(t, "user's failed attempts", u.FailedAttempts, 3)
+		wantTime(t, "user's lockout", u.LockedUntil, lock)
+		_, _, err = s.SessionAndUser(ctx(t), "nope")
+		wantIs(t, "unknown token hash", err, auth.ErrNotFound)
+	}},
 	{"zero auth time reads back as zero", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
 		addSession(t, s, newSession("s1", "u1", "hash1"))

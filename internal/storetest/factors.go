@@ -53,6 +53,56 @@ var attemptCases = []testCase{
 		wantInt(t, "failed attempts", n, 6)
 		wantTime(t, "locked until", until, lock.Add(time.Hour))
 	}},
+	{"ClaimAttempt stores its events only when it wins", func(t *testing.T, s auth.Store) {
+		addUser(t, s, "u1")
+		var zero time.Time
+		failed := newEvent("e1", auth.Event2FAFailed, "u1", map[string]any{"consecutive_failures": 1, "method": "totp"})
+		failed.Time = t0.Add(5 * time.Microsecond)
+		ok, err := s.ClaimAttempt(ctx(t), "u1", 0, zero, 1, zero, failed)
+		wantBool(t, "claim with an event", ok, err, true)
+		n, _ := userState(t, s, "u1")
+		wantInt(t, "failed attempts", n, 1)
+		evs := listEvents(t, s, auth.EventFilter{Limit: 10})
+		wantIDs(t, "events after a won claim", eventIDs(evs), []string{"e1"})
+		wantTime(t, "event time", evs[0].Time, failed.Time)
+		wantString(t, "event type", evs[0].Type, auth.Event2FAFailed)
+		wantString(t, "event user", evs[0].UserID, "u1")
+		wantString(t, "event ip", evs[0].IP, failed.IP)
+		wantString(t, "event user agent", evs[0].UserAgent, failed.UserAgent)
+		if got := fmt.Sprint(evs[0].Detail["consecutive_failures"]); got != "1" {
+			t.Errorf("event detail consecutive_failures: got %s, want 1", got)
+		}
+
+		ok, err = s.ClaimAttempt(ctx(t), "u1", 0, zero, 1, zero, newEvent("e2", auth.Event2FAFailed, "u1", nil))
+		wantBool(t, "lost claim with an event", ok, err, false)
+		wantIDs(t, "events after a lost claim", eventIDs(listEvents(t, s, auth.EventFilter{Limit: 10})), []string{"e1"})
+
+		lock := t0.Add(time.Hour)
+		ok, err = s.ClaimAttempt(ctx(t), "u1", 1, zero, 2, lock,
+			newEvent("e3", auth.Event2FAFailed, "u1", nil), newEvent("e4", auth.Event2FALocked, "u1", nil))
+		wantBool(t, "claim with two events", ok, err, true)
+		wantIDs(t, "events after a claim with two", eventIDs(listEvents(t, s, auth.EventFilter{Limit: 10})), []string{"e4", "e3", "e1"})
+		n, until := userState(t, s, "u1")
+		wantInt(t, "failed attempts", n, 2)
+		wantTime(t, "locked until", until, lock)
+
+		ok, err = s.ClaimAttempt(ctx(t), "nobody", 0, zero, 1, zero, newEvent("e5", auth.Event2FAFailed, "nobody", nil))
+		wantBool(t, "claim for an unknown user with an event", ok, err, false)
+		wantIDs(t, "events after a claim for nobody", eventIDs(listEvents(t, s, auth.EventFilter{Limit: 10})), []string{"e4", "e3", "e1"})
+	}},
+	{"ClaimAttempt with an event that cannot be stored changes nothing", func(t *testing.T, s auth.Store) {
+		addUser(t, s, "u1")
+		var zero time.Time
+		must(t, "add event", s.AddEvent(ctx(t), newEvent("dup", auth.EventLoginSucceeded, "u1", nil)))
+		_, err := s.ClaimAttempt(ctx(t), "u1", 0, zero, 1, zero, newEvent("dup", auth.Event2FAFailed, "u1", nil))
+		if err == nil {
+			t.Fatal("claim with an event whose id is taken: got no error")
+		}
+		n, _ := userState(t, s, "u1")
+		wantInt(t, "failed attempts after the failed claim", n, 0)
+		ok, err := s.ClaimAttempt(ctx(t), "u1", 0, zero, 1, zero)
+		wantBool(t, "claim afterwards", ok, err, true)
+	}},
 	{"ClaimAttempt of unknown user loses", func(t *testing.T, s auth.Store) {
 		ok, err := s.ClaimAttempt(ctx(t), "nobody", 0, time.Time{}, 1, time.Time{})
 		wantBool(t, "claim", ok, err, false)
