@@ -213,6 +213,22 @@ func (s *Service) totpAttempt(ctx context.Context, c Client, u User, code, purpo
 		// attempt is counted and recorded in one write.
 		return s.failedAttempt(ctx, c, u, MethodTOTP, purpose)
 	}
+	// A match: while nothing has changed since the user was read, using the
+	// step up, clearing the count and recording the success are one write.
+	// Otherwise (a concurrent attempt claimed meanwhile, or used the step)
+	// nothing was written and the attempt goes the long way: claimed first,
+	// then the step used up if it still can be.
+	for _, m := range matches {
+		ev := s.newEvent(c, Event2FASucceeded, u.ID, map[string]any{"method": MethodTOTP, "purpose": purpose})
+		won, err := s.store.SucceedTOTP(ctx, u.ID, u.FailedAttempts, u.LockedUntil, m.id, m.step, s.now(), ev)
+		if err != nil {
+			return s.internal(ctx, "use totp step", err)
+		}
+		if won {
+			s.recorded(ev)
+			return nil
+		}
+	}
 	return s.claimedAttempt(ctx, c, u, MethodTOTP, purpose, func() (bool, error) { return s.useTOTPStep(ctx, matches) })
 }
 

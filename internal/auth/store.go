@@ -136,6 +136,12 @@ type Factors interface {
 	// UseTOTPStep records step as used on authenticator id, only if it is
 	// later than every step used before. false when it is not (a replay).
 	UseTOTPStep(ctx context.Context, id string, step int64, at time.Time) (bool, error)
+	// SucceedTOTP is a success by authenticator app in one write, all or
+	// nothing: it uses up step on authenticator id of userID (as
+	// UseTOTPStep), clears the user's failure count and lockout while they
+	// are still prev and prevLockedUntil, and stores events. false, with
+	// nothing changed, when either compare-and-set lost.
+	SucceedTOTP(ctx context.Context, userID string, prev int, prevLockedUntil time.Time, id string, step int64, at time.Time, events ...Event) (bool, error)
 	// DeleteTOTP removes authenticator id of userID. ErrNotFound.
 	DeleteTOTP(ctx context.Context, userID, id string) error
 

@@ -137,6 +137,43 @@ func (db *DB) UseTOTPStep(ctx context.Context, id string, step int64, at time.Ti
 	return changed(tag, err, "use totp step")
 }
 
+// SucceedTOTP implements auth.Factors.
+func (db *DB) SucceedTOTP(ctx context.Context, userID string, prev int, prevLockedUntil time.Time, id string, step int64, at time.Time, events ...auth.Event) (bool, error) {
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return false, fmt.Errorf("succeed totp: %w", classify(err))
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	won, err := func() (bool, error) {
+		tag, err := tx.Exec(ctx, "UPDATE totp_authenticators SET last_step = $1, last_used_at = $2 WHERE id = $3 AND user_id = $4 AND last_step < $1",
+			step, micros(at), id, userID)
+		if err != nil || tag.RowsAffected() == 0 {
+			return false, err
+		}
+		tag, err = tx.Exec(ctx, "UPDATE users SET failed_attempts = 0, locked_until = 0 WHERE id = $1 AND failed_attempts = $2 AND locked_until = $3",
+			userID, prev, micros(prevLockedUntil))
+		if err != nil || tag.RowsAffected() == 0 {
+			return false, err
+		}
+		for _, e := range events {
+			if err := insertEvent(ctx, tx, e); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	}()
+	if err != nil {
+		return false, fmt.Errorf("succeed totp: %w", classify(err))
+	}
+	if !won {
+		return false, nil // the deferred rollback undoes what ran
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return false, fmt.Errorf("succeed totp: %w", classify(err))
+	}
+	return true, nil
+}
+
 // DeleteTOTP implements auth.Factors.
 func (db *DB) DeleteTOTP(ctx context.Context, userID, id string) error {
 	return db.execOne(ctx, "delete totp", "DELETE FROM totp_authenticators WHERE user_id = $1 AND id = $2", userID, id)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/twofold-auth/twofold/internal/auth"
 )
 
@@ -157,16 +159,23 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, idleBefore, createdBefo
 
 // AddEvent implements auth.Events.
 func (db *DB) AddEvent(ctx context.Context, e auth.Event) error {
-	detail, err := json.Marshal(e.Detail)
-	if err != nil {
-		return fmt.Errorf("add event: encode detail: %w", err)
-	}
-	_, err = db.pool.Exec(ctx, "INSERT INTO events (id, time, type, user_id, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-		e.ID, micros(e.Time), e.Type, nullable(e.UserID), text(e.IP), text(e.UserAgent), string(detail))
-	if err != nil {
+	if err := insertEvent(ctx, db.pool, e); err != nil {
 		return fmt.Errorf("add event: %w", classify(err))
 	}
 	return nil
+}
+
+// insertEvent stores e through q (the pool or a transaction).
+func insertEvent(ctx context.Context, q interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, e auth.Event) error {
+	detail, err := json.Marshal(e.Detail)
+	if err != nil {
+		return fmt.Errorf("encode event detail: %w", err)
+	}
+	_, err = q.Exec(ctx, "INSERT INTO events (id, time, type, user_id, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+		e.ID, micros(e.Time), e.Type, nullable(e.UserID), text(e.IP), text(e.UserAgent), string(detail))
+	return err
 }
 
 // Events implements auth.Events.

@@ -13,8 +13,8 @@ import (
 
 // Group commit. Every single-statement write (the writer pool's
 // ExecContext: each conditional write, claim and event insert) and every
-// chain (ExecChain: a conditional write and what goes with it, such as a
-// claimed attempt and its events) is queued to one goroutine, which runs
+// chain (ExecChain: conditional writes that stand or fall together, such as
+// a claimed attempt and its events) is queued to one goroutine, which runs
 // whatever has queued up as one transaction: one commit and one fsync for
 // many requests instead of one each. Nothing waits to fill a batch: a batch
 // is what queued while the previous one committed, so an idle server
@@ -30,8 +30,9 @@ import (
 //     statement rollback, the ABORT default) and the batch goes on; a chain
 //     runs inside a savepoint, so a constraint failure anywhere in it undoes
 //     the whole chain and nothing else.
-//   - A chain's statements run one after another, each only if the one
-//     before it changed a row, and all or none of what ran is kept. Any
+//   - A chain is all or nothing: its statements run one after another, and
+//     if one changes no row, what the chain did is undone and its caller
+//     told that it lost (no row affected). Any
 //     other failure, or a failed BEGIN or COMMIT, rolls the whole batch
 //     back and runs each of its statements again in a transaction of its
 //     own, so one failure never becomes another caller's.
@@ -51,8 +52,9 @@ type stmt struct {
 
 type writeJob struct {
 	ctx context.Context
-	// stmts is one statement, or a chain: each runs only if the one before
-	// it changed a row. The caller gets the first one's result.
+	// stmts is one statement, or a chain: all or nothing, and nothing when
+	// one of them changes no row. The caller gets the first one's result
+	// (a chain that lost: no row affected).
 	stmts []stmt
 	done  chan writeResult
 	// state is queued, then taken by the committer or abandoned by its
@@ -223,28 +225,34 @@ func (c *committer) onTx(tx *sql.Tx) execer {
 	}
 }
 
-// chain runs stmts in order, each only if the one before it changed a row,
-// and returns the first one's result.
-func chain(ctx context.Context, exec execer, stmts []stmt) (sql.Result, error) {
-	first, err := exec(ctx, stmts[0])
-	if err != nil {
-		return nil, err
-	}
-	res := first
-	for _, st := range stmts[1:] {
-		n, err := res.RowsAffected()
+// chain runs stmts in order while each changes a row. It returns the
+// first one's result, or lost when one changed none: the caller must then
+// undo what ran.
+func chain(ctx context.Context, exec execer, stmts []stmt) (res sql.Result, lost bool, err error) {
+	for i, st := range stmts {
+		r, err := exec(ctx, st)
 		if err != nil {
-			return nil, err
+			return nil, false, err
+		}
+		n, err := r.RowsAffected()
+		if err != nil {
+			return nil, false, err
 		}
 		if n == 0 {
-			break
+			return noRows{}, true, nil
 		}
-		if res, err = exec(ctx, st); err != nil {
-			return nil, err
+		if i == 0 {
+			res = r
 		}
 	}
-	return first, nil
+	return res, false, nil
 }
+
+// noRows is the result of a chain that lost.
+type noRows struct{}
+
+func (noRows) LastInsertId() (int64, error) { return 0, nil }
+func (noRows) RowsAffected() (int64, error) { return 0, nil }
 
 // alone runs j in a transaction of its own.
 func (c *committer) alone(j writeJob) {
@@ -266,8 +274,14 @@ func (c *committer) alone(j writeJob) {
 		j.done <- writeResult{err: err}
 		return
 	}
-	res, err := chain(ctx, c.onTx(tx), j.stmts)
-	if err == nil {
+	res, lost, err := chain(ctx, c.onTx(tx), j.stmts)
+	switch {
+	case err != nil:
+		tx.Rollback()
+		res = nil
+	case lost:
+		err = tx.Rollback()
+	default:
 		err = tx.Commit()
 	}
 	if err != nil {
@@ -330,17 +344,17 @@ func (c *committer) together(batch []writeJob) {
 var errBatch = errors.New("sqlite: batch failed")
 
 // savepointed runs a chain inside a savepoint of the batch's transaction:
-// on a constraint failure the chain is undone and that error returned; any
-// other failure ends the batch.
+// when it loses or fails on a constraint it is undone (and that error
+// returned); any other failure ends the batch.
 func (c *committer) savepointed(ctx context.Context, exec execer, stmts []stmt) (sql.Result, error) {
 	if _, err := exec(ctx, stmt{query: savepoint}); err != nil {
 		return nil, errBatch
 	}
-	res, err := chain(ctx, exec, stmts)
-	if err != nil {
-		if !isConstraint(err) {
-			return nil, errBatch
-		}
+	res, lost, err := chain(ctx, exec, stmts)
+	if err != nil && !isConstraint(err) {
+		return nil, errBatch
+	}
+	if err != nil || lost {
 		if _, rerr := exec(ctx, stmt{query: rollbackTo}); rerr != nil {
 			return nil, errBatch
 		}

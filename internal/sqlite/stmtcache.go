@@ -79,9 +79,9 @@ func (p *pool) ExecContext(ctx context.Context, query string, args ...any) (sql.
 	return p.directExec(ctx, query, args...)
 }
 
-// ExecChain runs stmts in one transaction on the writer pool, each only if
-// the one before it changed a row, and returns the first one's result: a
-// conditional write and what must be stored with it, or nothing.
+// ExecChain runs stmts on the writer pool, all or nothing: if one changes no
+// row, none is kept and the result says no row was affected; otherwise it
+// is the first one's. Conditional writes that stand or fall together.
 func (p *pool) ExecChain(ctx context.Context, stmts ...stmt) (sql.Result, error) {
 	return p.batch.exec(ctx, stmts)
 }

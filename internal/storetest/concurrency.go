@@ -76,6 +76,18 @@ var concurrencyCases = []testCase{
 		})
 		wantOneTrue(t, "use step 101", oks, errs)
 	}},
+	{"SucceedTOTP accepts a step once", func(t *testing.T, s auth.Store) {
+		addUser(t, s, "u1")
+		addAuthenticator(t, s, newAuthenticator("t1", "u1"), nil)
+		oks, errs := concurrently(racers, func(i int) (bool, error) {
+			return s.SucceedTOTP(ctx(t), "u1", 0, time.Time{}, "t1", 101, t0,
+				newEvent(fmt.Sprintf("e%02d", i), auth.Event2FASucceeded, "u1", nil))
+		})
+		wantOneTrue(t, "succeed with step 101", oks, errs)
+		if got := len(listEvents(t, s, auth.EventFilter{Limit: 100})); got != 1 {
+			t.Errorf("events: got %d, want 1 (the winner's)", got)
+		}
+	}},
 	{"UseBackupCode accepts a code once", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
 		must(t, "replace backup codes", s.ReplaceBackupCodes(ctx(t), "u1", []string{"a", "b"}, t0))

@@ -283,6 +283,51 @@ var totpCases = []testCase{
 		ok, err := s.UseTOTPStep(ctx(t), "nope", 1000, at)
 		wantBool(t, "use step on unknown authenticator", ok, err, false)
 	}},
+	{"SucceedTOTP is all or nothing", func(t *testing.T, s auth.Store) {
+		addUser(t, s, "u1")
+		addUser(t, s, "u2")
+		addAuthenticator(t, s, newAuthenticator("t1", "u1"), nil) // last step 100
+		var zero time.Time
+		lock := t0.Add(time.Hour)
+		ok, err := s.ClaimAttempt(ctx(t), "u1", 0, zero, 3, lock)
+		wantBool(t, "claim", ok, err, true)
+		at := t0.Add(time.Minute)
+		lastStep := func() int64 {
+			as, err := s.TOTPAuthenticators(ctx(t), "u1")
+			must(t, "list authenticators", err)
+			return as[0].LastStep
+		}
+		events := func() []string { return eventIDs(listEvents(t, s, auth.EventFilter{Limit: 10})) }
+
+		ok, err = s.SucceedTOTP(ctx(t), "u1", 2, lock, "t1", 101, at, newEvent("e1", auth.Event2FASucceeded, "u1", nil))
+		wantBool(t, "succeed with a stale count", ok, err, false)
+		if got := lastStep(); got != 100 {
+			t.Errorf("last step after a lost success: got %d, want 100 (unchanged)", got)
+		}
+		ok, err = s.SucceedTOTP(ctx(t), "u1", 3, lock, "t1", 100, at, newEvent("e1", auth.Event2FASucceeded, "u1", nil))
+		wantBool(t, "succeed with a used step", ok, err, false)
+		ok, err = s.SucceedTOTP(ctx(t), "u2", 0, zero, "t1", 101, at, newEvent("e1", auth.Event2FASucceeded, "u2", nil))
+		wantBool(t, "succeed with another user's authenticator", ok, err, false)
+		n, until := userState(t, s, "u1")
+		wantInt(t, "failed attempts after lost successes", n, 3)
+		wantTime(t, "locked until after lost successes", until, lock)
+		wantIDs(t, "events after lost successes", events(), []string{})
+
+		ok, err = s.SucceedTOTP(ctx(t), "u1", 3, lock, "t1", 101, at, newEvent("e1", auth.Event2FASucceeded, "u1", nil))
+		wantBool(t, "succeed", ok, err, true)
+		if got := lastStep(); got != 101 {
+			t.Errorf("last step: got %d, want 101", got)
+		}
+		n, until = userState(t, s, "u1")
+		wantInt(t, "failed attempts", n, 0)
+		if !until.IsZero() {
+			t.Errorf("locked until: got %v, want zero", until)
+		}
+		wantIDs(t, "events", events(), []string{"e1"})
+		ok, err = s.SucceedTOTP(ctx(t), "u1", 0, zero, "t1", 101, at, newEvent("e2", auth.Event2FASucceeded, "u1", nil))
+		wantBool(t, "succeed again with the same step", ok, err, false)
+		wantIDs(t, "events after a replay", events(), []string{"e1"})
+	}},
 	{"DeleteTOTP removes only the user's own authenticator", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
 		addUser(t, s, "u2")
