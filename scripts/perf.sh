@@ -117,7 +117,7 @@ note
 measure "health" -url $URL -pid $SP -scenario health -c "$C" -d "$D"
 measure "login (c=$C)" -url $URL -pid $SP -scenario login -imported -users 1000 -c "$C" -d "$D"
 measure "login (c=500)" -url $URL -pid $SP -scenario login -imported -users 1000 -c 500 -d "$D"
-measure "verify-reject (1,000 sessions × 90 codes)" -url $URL -pid $SP -scenario verify-reject -imported -first 0 -users 1000 -c "$C" -d "$D"
+measure "verify-reject (1,500 sessions × 90 codes)" -url $URL -pid $SP -scenario verify-reject -imported -first 0 -users 1500 -c "$C" -d "$D"
 measure "verify-accept ($ACCEPT_USERS sessions, each code once)" -url $URL -pid $SP -scenario verify-accept -imported -first 1000 -users "$ACCEPT_USERS" -c "$C" -d "$D"
 measure "full-login (password + TOTP)" -url $URL -pid $SP -scenario full-login -imported -first 15000 -users 5000 -c "$C" -d "$D"
 
@@ -131,7 +131,7 @@ if [ "$SCALE" -gt 0 ]; then
 	note
 	note "- database file: $size bytes (WAL $wal bytes) for $total users: $((size / total)) bytes per user (users with one TOTP secret, a user.registered event each; the session and event rows of the runs above included)"
 	note
-	measure "verify-reject with $total users in the database" -url $URL -pid $SP -scenario verify-reject -imported -first 100000 -users 1000 -c "$C" -d "$D"
+	measure "verify-reject with $total users in the database" -url $URL -pid $SP -scenario verify-reject -imported -first 100000 -users 1500 -c "$C" -d "$D"
 fi
 kill "$SP" 2>/dev/null || true
 

@@ -229,7 +229,10 @@ func (s *Service) totpAttempt(ctx context.Context, c Client, u User, code, purpo
 			return nil
 		}
 	}
-	return s.claimedAttempt(ctx, c, u, MethodTOTP, purpose, func() (bool, error) { return s.useTOTPStep(ctx, matches) })
+	// The user as read is stale now: the claim starts from a fresh read, so
+	// a right code costs what a wrong one does when the account was locked
+	// meanwhile (one lost write, one read, then locked).
+	return s.claimedAttempt(ctx, c, u, true, MethodTOTP, purpose, func() (bool, error) { return s.useTOTPStep(ctx, matches) })
 }
 
 // attempt runs one second-factor check under the lockout rules of SPEC §4.
@@ -240,12 +243,13 @@ func (s *Service) attempt(ctx context.Context, c Client, u User, method, purpose
 	if err := s.mayAttempt(c, u); err != nil {
 		return err
 	}
-	return s.claimedAttempt(ctx, c, u, method, purpose, check)
+	return s.claimedAttempt(ctx, c, u, false, method, purpose, check)
 }
 
-// claimedAttempt is attempt once mayAttempt has let it through.
-func (s *Service) claimedAttempt(ctx context.Context, c Client, u User, method, purpose string, check func() (bool, error)) error {
-	n, until, err := s.claimAttempt(ctx, u, nil)
+// claimedAttempt is attempt once mayAttempt has let it through; stale says
+// that u may have changed since it was read.
+func (s *Service) claimedAttempt(ctx context.Context, c Client, u User, stale bool, method, purpose string, check func() (bool, error)) error {
+	n, until, _, err := s.claimAttempt(ctx, u, stale, nil)
 	if err != nil {
 		return err
 	}
@@ -265,14 +269,19 @@ func (s *Service) claimedAttempt(ctx context.Context, c Client, u User, method, 
 		s.record(ctx, c, Event2FASucceeded, u.ID, map[string]any{"method": method, "purpose": purpose})
 		return nil
 	}
-	for _, e := range s.failureEvents(c, u, method, purpose, n) {
+	s.storeEvents(ctx, s.failureEvents(c, u, method, purpose, n))
+	s.failed(ctx, c, u, n)
+	return errInvalidCode
+}
+
+// storeEvents appends events made earlier; a failure is logged.
+func (s *Service) storeEvents(ctx context.Context, events []Event) {
+	for _, e := range events {
 		if err := s.store.AddEvent(ctx, e); err != nil {
 			s.log.ErrorContext(ctx, "record event", "type", e.Type, "err", err)
 		}
 		s.recorded(e)
 	}
-	s.failed(ctx, c, u, n)
-	return errInvalidCode
 }
 
 // failedAttempt is claimedAttempt for a check already known to fail
@@ -280,17 +289,22 @@ func (s *Service) claimedAttempt(ctx context.Context, c Client, u User, method, 
 // write.
 func (s *Service) failedAttempt(ctx context.Context, c Client, u User, method, purpose string) error {
 	var events []Event
-	n, _, err := s.claimAttempt(ctx, u, func(n int) []Event {
+	n, _, stored, err := s.claimAttempt(ctx, u, false, func(n int) []Event {
 		events = s.failureEvents(c, u, method, purpose, n)
 		return events
 	})
 	if err != nil {
 		return err
 	}
-	for _, e := range events {
-		s.recorded(e)
+	ctx = context.WithoutCancel(ctx)
+	if stored {
+		for _, e := range events {
+			s.recorded(e)
+		}
+	} else {
+		s.storeEvents(ctx, events)
 	}
-	s.failed(context.WithoutCancel(ctx), c, u, n)
+	s.failed(ctx, c, u, n)
 	return errInvalidCode
 }
 
@@ -333,21 +347,30 @@ func (s *Service) failed(ctx context.Context, c Client, u User, n int) {
 //
 // The first try compares against known, the user as the request read it
 // (no read of its own); when that is stale the compare-and-set fails and
-// each further try reads the user afresh. events, when not nil, gives the
-// events to store with the claim, for the count it would claim.
-func (s *Service) claimAttempt(ctx context.Context, known User, events func(n int) []Event) (int, time.Time, error) {
+// each further try reads the user afresh (the first too when stale).
+//
+// events, when not nil, gives the events to store with the claim, for the
+// count it would claim; stored says whether they were. They are not when
+// storing them failed: the attempt is then counted without them (a failure
+// must count whatever else breaks), and the caller records them itself.
+//
+// The claim runs to its end even if the client hangs up (up to
+// claimTimeout), so what it did is known and followed up.
+func (s *Service) claimAttempt(ctx context.Context, known User, stale bool, events func(n int) []Event) (n int, until time.Time, stored bool, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
+	defer cancel()
 	userID := known.ID
 	for try := range 100 {
 		u := known
-		if try > 0 {
+		if try > 0 || stale {
 			var err error
 			if u, err = s.store.UserByID(ctx, userID); err != nil {
-				return 0, time.Time{}, s.internal(ctx, "read attempts", err)
+				return 0, time.Time{}, false, s.internal(ctx, "read attempts", err)
 			}
 		}
 		now := s.now()
 		if u.LockedUntil.After(now) {
-			return 0, time.Time{}, s.lockedError(u.LockedUntil, now)
+			return 0, time.Time{}, false, s.lockedError(u.LockedUntil, now)
 		}
 		n := u.FailedAttempts + 1
 		var until time.Time
@@ -359,15 +382,24 @@ func (s *Service) claimAttempt(ctx context.Context, known User, events func(n in
 			evs = events(n)
 		}
 		won, err := s.store.ClaimAttempt(ctx, userID, u.FailedAttempts, u.LockedUntil, n, until, evs...)
+		stored := len(evs) > 0
+		if err != nil && stored {
+			s.log.ErrorContext(ctx, "record event with attempt", "type", evs[0].Type, "err", err)
+			won, err = s.store.ClaimAttempt(ctx, userID, u.FailedAttempts, u.LockedUntil, n, until)
+			stored = false
+		}
 		if err != nil {
-			return 0, time.Time{}, s.internal(ctx, "claim attempt", err)
+			return 0, time.Time{}, false, s.internal(ctx, "claim attempt", err)
 		}
 		if won {
-			return n, until, nil
+			return n, until, stored, nil
 		}
 	}
-	return 0, time.Time{}, Errorf(CodeRateLimited, "too many attempts at once: wait and try again")
+	return 0, time.Time{}, false, Errorf(CodeRateLimited, "too many attempts at once: wait and try again")
 }
+
+// claimTimeout bounds a claim that goes on after its client has left.
+const claimTimeout = 10 * time.Second
 
 // lockoutFor is the lockout that the n-th consecutive failure starts: the
 // configured duration at the threshold, doubling with each further failure,

@@ -145,13 +145,15 @@ func (db *DB) SucceedTOTP(ctx context.Context, userID string, prev int, prevLock
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	won, err := func() (bool, error) {
-		tag, err := tx.Exec(ctx, "UPDATE totp_authenticators SET last_step = $1, last_used_at = $2 WHERE id = $3 AND user_id = $4 AND last_step < $1",
-			step, micros(at), id, userID)
+		// The user row first, as every other writer that touches both
+		// (DeleteSecondFactors) does: the other order can deadlock.
+		tag, err := tx.Exec(ctx, "UPDATE users SET failed_attempts = 0, locked_until = 0 WHERE id = $1 AND failed_attempts = $2 AND locked_until = $3",
+			userID, prev, micros(prevLockedUntil))
 		if err != nil || tag.RowsAffected() == 0 {
 			return false, err
 		}
-		tag, err = tx.Exec(ctx, "UPDATE users SET failed_attempts = 0, locked_until = 0 WHERE id = $1 AND failed_attempts = $2 AND locked_until = $3",
-			userID, prev, micros(prevLockedUntil))
+		tag, err = tx.Exec(ctx, "UPDATE totp_authenticators SET last_step = $1, last_used_at = $2 WHERE id = $3 AND user_id = $4 AND last_step < $1",
+			step, micros(at), id, userID)
 		if err != nil || tag.RowsAffected() == 0 {
 			return false, err
 		}

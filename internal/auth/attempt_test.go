@@ -1,0 +1,233 @@
+package auth_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/auth"
+	"github.com/twofold-auth/twofold/internal/password"
+	"github.com/twofold-auth/twofold/internal/seal"
+	"github.com/twofold-auth/twofold/internal/testdb"
+	"github.com/twofold-auth/twofold/internal/totp"
+)
+
+// eventsFail is a store whose claims cannot store events with them (as if
+// the events table refused every row).
+type eventsFail struct{ auth.Store }
+
+func (s eventsFail) ClaimAttempt(ctx context.Context, userID string, prev int, prevLockedUntil time.Time, next int, lockedUntil time.Time, events ...auth.Event) (bool, error) {
+	if len(events) > 0 {
+		return false, errors.New("events refused")
+	}
+	return s.Store.ClaimAttempt(ctx, userID, prev, prevLockedUntil, next, lockedUntil)
+}
+
+// totpAccount is a user with one authenticator app, signed in up to the
+// second factor.
+type totpAccount struct {
+	svc     *auth.Service
+	store   auth.Store
+	secret  []byte
+	pending auth.Session
+	user    auth.User
+}
+
+func newTOTPAccount(t *testing.T, wrap func(auth.Store) auth.Store, now func() time.Time) totpAccount {
+	t.Helper()
+	ctx := t.Context()
+	db := testdb.Open(t, testdb.New(t))
+	var store auth.Store = db
+	if wrap != nil {
+		store = wrap(db)
+	}
+	k, _ := seal.NewKey(rand.Reader)
+	svc, err := auth.New(store, auth.Options{
+		Hasher: password.New(password.Params{Time: 1, MemoryKiB: 1024, Threads: 1, KeyLen: 32, SaltLen: 16}, 0),
+		Keys:   seal.NewRing(k), Now: now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := auth.Client{IP: "192.0.2.1"}
+	reg, err := svc.Register(ctx, c, "a@example.com", "the right password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, u, err := svc.Authenticate(ctx, reg.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup, err := svc.SetupTOTP(ctx, sess, u, "phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := totp.DecodeSecret(setup.ManualKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.ConfirmTOTP(ctx, c, sess, u, totp.Code(secret, now(), totp.Default)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Login(ctx, c, "a@example.com", "the right password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending, pu, err := svc.Authenticate(ctx, res.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return totpAccount{svc: svc, store: db, secret: secret, pending: pending, user: pu}
+}
+
+// verify sends code for the pending session, as read into u.
+func (a totpAccount) verify(t *testing.T, u auth.User, code string) error {
+	t.Helper()
+	_, err := a.svc.VerifySecondFactor(t.Context(), auth.Client{IP: "192.0.2.1"}, a.pending, u, auth.MethodTOTP, code)
+	return err
+}
+
+// writeCounter counts the attempt writes a store is asked for.
+type writeCounter struct {
+	auth.Store
+	writes *int
+}
+
+func (s writeCounter) ClaimAttempt(ctx context.Context, userID string, prev int, prevLockedUntil time.Time, next int, lockedUntil time.Time, events ...auth.Event) (bool, error) {
+	*s.writes++
+	return s.Store.ClaimAttempt(ctx, userID, prev, prevLockedUntil, next, lockedUntil, events...)
+}
+
+func (s writeCounter) SucceedTOTP(ctx context.Context, userID string, prev int, prevLockedUntil time.Time, id string, step int64, at time.Time, events ...auth.Event) (bool, error) {
+	*s.writes++
+	return s.Store.SucceedTOTP(ctx, userID, prev, prevLockedUntil, id, step, at, events...)
+}
+
+func wrongCode(right string) string {
+	if right == "000000" {
+		return "111111"
+	}
+	return "000000"
+}
+
+func (a totpAccount) failures(t *testing.T) int {
+	t.Helper()
+	u, err := a.store.UserByID(t.Context(), a.user.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.FailedAttempts
+}
+
+func (a totpAccount) events(t *testing.T, typ string) int {
+	t.Helper()
+	evs, err := a.store.Events(t.Context(), auth.EventFilter{UserID: a.user.ID, Type: typ, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(evs)
+}
+
+// TestWrongCodeCountsWhenItsEventCannotBeStoredWithIt: a wrong TOTP code is
+// counted and recorded in one write; when the events cannot go with the
+// claim, the failure still counts (and is answered invalid_code, not an
+// internal error).
+func TestWrongCodeCountsWhenItsEventCannotBeStoredWithIt(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	for _, tc := range []struct {
+		name string
+		wrap func(auth.Store) auth.Store
+	}{
+		{"EventsWithTheClaim", nil},
+		{"EventsRefusedWithTheClaim", func(s auth.Store) auth.Store { return eventsFail{s} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newTOTPAccount(t, tc.wrap, clock)
+			now = now.Add(30 * time.Second) // past the step that confirmed the app
+			right := totp.Code(a.secret, now, totp.Default)
+			err := a.verify(t, a.user, wrongCode(right))
+			if auth.ErrorCode(err) != auth.CodeInvalidCode {
+				t.Fatalf("wrong code: got %v, want invalid_code", err)
+			}
+			if got := a.failures(t); got != 1 {
+				t.Errorf("failed attempts: got %d, want 1", got)
+			}
+			if got := a.events(t, auth.Event2FAFailed); got != 1 {
+				t.Errorf("2fa.failed events: got %d, want 1", got)
+			}
+		})
+	}
+}
+
+// TestRightCodeAfterAConcurrentFailureGoesTheLongWay: when the count
+// changed after the request read the user (another attempt was claimed),
+// the one-write success loses and the attempt is claimed from a fresh read,
+// so the other attempt's failure is not wiped and the right code still
+// signs in once; used again, the same code is a counted failure.
+func TestRightCodeAfterAConcurrentFailureGoesTheLongWay(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	a := newTOTPAccount(t, nil, func() time.Time { return now })
+	now = now.Add(30 * time.Second) // past the step that confirmed the app
+	ctx := t.Context()
+	// Another request's failure lands after this one read the user.
+	stale := a.user
+	ok, err := a.store.ClaimAttempt(ctx, a.user.ID, 0, time.Time{}, 1, time.Time{})
+	if err != nil || !ok {
+		t.Fatalf("concurrent claim: %v, %v", ok, err)
+	}
+	right := totp.Code(a.secret, now, totp.Default)
+	if err := a.verify(t, stale, right); err != nil {
+		t.Fatalf("right code: %v", err)
+	}
+	// The long way claimed attempt 2 and reset only what it claimed: the
+	// concurrent failure (1) was claimed before it, so the reset from 2
+	// clears the count.
+	if got := a.failures(t); got != 0 {
+		t.Errorf("failed attempts after the success: got %d, want 0", got)
+	}
+	if got := a.events(t, auth.Event2FASucceeded); got != 1 {
+		t.Errorf("2fa.succeeded events: got %d, want 1", got)
+	}
+	if err := a.verify(t, a.user, right); auth.ErrorCode(err) != auth.CodeInvalidCode {
+		t.Fatalf("the same code again: got %v, want invalid_code", err)
+	}
+	if got := a.failures(t); got != 1 {
+		t.Errorf("failed attempts after a replay: got %d, want 1", got)
+	}
+}
+
+// TestCodesWhileLockedMeanwhileAreLockedAlike: an account locked after the
+// request read it refuses the right code as it refuses a wrong one, and
+// with as much work (one lost attempt write, then a read), so the answer's
+// timing does not tell a right code from a wrong one.
+func TestCodesWhileLockedMeanwhileAreLockedAlike(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	var writes int
+	a := newTOTPAccount(t, func(s auth.Store) auth.Store { return writeCounter{s, &writes} }, func() time.Time { return now })
+	now = now.Add(30 * time.Second) // past the step that confirmed the app
+	ctx := t.Context()
+	stale := a.user
+	ok, err := a.store.ClaimAttempt(ctx, a.user.ID, 0, time.Time{}, 5, now.Add(15*time.Minute))
+	if err != nil || !ok {
+		t.Fatalf("lockout: %v, %v", ok, err)
+	}
+	right := totp.Code(a.secret, now, totp.Default)
+	for _, code := range []string{right, wrongCode(right)} {
+		writes = 0
+		if err := a.verify(t, stale, code); auth.ErrorCode(err) != auth.CodeLocked {
+			t.Fatalf("code while locked: got %v, want locked", err)
+		}
+		if writes != 1 {
+			t.Errorf("attempt writes for a %s code: got %d, want 1", map[bool]string{true: "right", false: "wrong"}[code == right], writes)
+		}
+	}
+	if got := a.events(t, auth.Event2FASucceeded); got != 0 {
+		t.Errorf("2fa.succeeded events: got %d, want 0", got)
+	}
+	if got := a.failures(t); got != 5 {
+		t.Errorf("failed attempts: got %d, want 5 (unchanged)", got)
+	}
+}
