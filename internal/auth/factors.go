@@ -176,7 +176,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, c Client, sess Session,
 		return Errorf(CodeInvalidRequest, "code is required")
 	}
 	if method == MethodTOTP {
-		return s.totpAttempt(ctx, c, u, code, purpose)
+		return s.totpAttempt(ctx, c, sess, u, code, purpose)
 	}
 	methods, err := s.secondFactors(ctx, u.ID)
 	if err != nil {
@@ -189,14 +189,18 @@ func (s *Service) checkSecondFactor(ctx context.Context, c Client, sess Session,
 }
 
 // totpAttempt is checkSecondFactor for an authenticator app's code.
-func (s *Service) totpAttempt(ctx context.Context, c Client, u User, code, purpose string) error {
+func (s *Service) totpAttempt(ctx context.Context, c Client, sess Session, u User, code, purpose string) error {
 	// The authenticators alone say whether TOTP is a factor of the account,
 	// and the check reuses them (four reads fewer than the profile;
 	// UseTOTPStep's compare-and-set decides, so a list read before the
-	// attempt is claimed is as good as one read after).
-	auths, err := s.store.TOTPAuthenticators(ctx, u.ID)
-	if err != nil {
-		return s.internal(ctx, "list authenticators", err)
+	// attempt is claimed is as good as one read after). A pending session
+	// comes with them, read with the session.
+	auths := sess.totp
+	if auths == nil {
+		var err error
+		if auths, err = s.store.TOTPAuthenticators(ctx, u.ID); err != nil {
+			return s.internal(ctx, "list authenticators", err)
+		}
 	}
 	if len(auths) == 0 {
 		return Errorf(CodeInvalidRequest, "%s is not a second factor of this account", MethodTOTP)

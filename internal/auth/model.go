@@ -45,6 +45,11 @@ type Session struct {
 	// DeviceID is the trusted device that signed this session in, if any:
 	// removing the device ends the session.
 	DeviceID string
+
+	// totp is the user's authenticator apps, read with a pending session
+	// (in the same read as the session), so that the code that finishes
+	// the login needs no read of its own; nil when not read.
+	totp []TOTPAuthenticator
 }
 
 // Event is one entry of the audit trail. Detail never holds a secret.

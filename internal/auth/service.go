@@ -475,7 +475,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Session, User
 	if token == "" || len(token) > 128 {
 		return Session{}, User{}, errUnauthenticated
 	}
-	sess, u, err := s.store.SessionAndUser(ctx, HashToken(token))
+	sess, u, auths, err := s.store.SessionAndUser(ctx, HashToken(token))
 	if errors.Is(err, ErrNotFound) {
 		return Session{}, User{}, errUnauthenticated
 	}
@@ -489,6 +489,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Session, User
 		}
 		return Session{}, User{}, errUnauthenticated
 	}
+	sess.totp = auths
 	if now.Sub(sess.LastSeenAt) >= touchInterval {
 		if err := s.store.TouchSession(ctx, sess.ID, now); err != nil {
 			return Session{}, User{}, s.internal(ctx, "touch session", err)

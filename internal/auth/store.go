@@ -50,8 +50,11 @@ type Sessions interface {
 	CreateSession(ctx context.Context, s Session) error
 	// SessionByTokenHash finds a session. ErrNotFound.
 	SessionByTokenHash(ctx context.Context, tokenHash string) (Session, error)
-	// SessionAndUser finds a session and its user in one read. ErrNotFound.
-	SessionAndUser(ctx context.Context, tokenHash string) (Session, User, error)
+	// SessionAndUser finds a session and its user in one read and, for a
+	// pending session (there to finish a login with a second factor), the
+	// user's authenticator apps as TOTPAuthenticators lists them; nil for
+	// any other session. ErrNotFound.
+	SessionAndUser(ctx context.Context, tokenHash string) (Session, User, []TOTPAuthenticator, error)
 	// RotateSession replaces session next.ID's token hash, state, auth time and
 	// last-seen time, but only while its token hash is still oldHash, so a token
 	// can be rotated once. ErrNotFound when it was not.

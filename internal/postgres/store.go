@@ -96,24 +96,55 @@ func (db *DB) SessionByTokenHash(ctx context.Context, tokenHash string) (auth.Se
 	return s, nil
 }
 
-// SessionAndUser implements auth.Sessions.
-func (db *DB) SessionAndUser(ctx context.Context, tokenHash string) (auth.Session, auth.User, error) {
+// SessionAndUser implements auth.Sessions: one row per authenticator app
+// of a pending session's user (one row with none), the session and user
+// repeated on each.
+func (db *DB) SessionAndUser(ctx context.Context, tokenHash string) (auth.Session, auth.User, []auth.TOTPAuthenticator, error) {
+	rows, err := db.pool.Query(ctx, "SELECT s.id, s.token_hash, s.user_id, s.state, s.created_at, s.last_seen_at, s.auth_at, s.ip, s.user_agent, "+
+		"u.email, u.password_hash, u.created_at, u.failed_attempts, u.locked_until, "+
+		"a.id, a.name, a.secret, a.algorithm, a.digits, a.period, a.last_step, a.created_at, a.last_used_at "+
+		"FROM sessions s JOIN users u ON u.id = s.user_id "+
+		"LEFT JOIN totp_authenticators a ON a.user_id = s.user_id AND s.state = 'pending' "+
+		"WHERE s.token_hash = $1 ORDER BY a.id", tokenHash)
+	if err != nil {
+		return auth.Session{}, auth.User{}, nil, fmt.Errorf("session and user by token: %w", classify(err))
+	}
+	defer rows.Close()
 	var s auth.Session
 	var u auth.User
-	var state string
-	var created, seen, authAt, userCreated, locked int64
-	err := db.pool.QueryRow(ctx, "SELECT s.id, s.token_hash, s.user_id, s.state, s.created_at, s.last_seen_at, s.auth_at, s.ip, s.user_agent, "+
-		"u.email, u.password_hash, u.created_at, u.failed_attempts, u.locked_until "+
-		"FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1", tokenHash).
-		Scan(&s.ID, &s.TokenHash, &s.UserID, &state, &created, &seen, &authAt, &s.IP, &s.UserAgent,
-			&u.Email, &u.PasswordHash, &userCreated, &u.FailedAttempts, &locked)
-	if err != nil {
-		return auth.Session{}, auth.User{}, fmt.Errorf("session and user by token: %w", classify(err))
+	var auths []auth.TOTPAuthenticator
+	found := false
+	for rows.Next() {
+		var state string
+		var created, seen, authAt, userCreated, locked int64
+		var aID, aName, aSecret, aAlg *string
+		var aDigits, aPeriod *int
+		var aStep, aCreated, aUsed *int64
+		if err := rows.Scan(&s.ID, &s.TokenHash, &s.UserID, &state, &created, &seen, &authAt, &s.IP, &s.UserAgent,
+			&u.Email, &u.PasswordHash, &userCreated, &u.FailedAttempts, &locked,
+			&aID, &aName, &aSecret, &aAlg, &aDigits, &aPeriod, &aStep, &aCreated, &aUsed); err != nil {
+			return auth.Session{}, auth.User{}, nil, fmt.Errorf("session and user by token: %w", classify(err))
+		}
+		found = true
+		s.State = auth.SessionState(state)
+		s.CreatedAt, s.LastSeenAt, s.AuthAt = fromMicros(created), fromMicros(seen), fromMicros(authAt)
+		u.ID, u.CreatedAt, u.LockedUntil = s.UserID, fromMicros(userCreated), fromMicros(locked)
+		if aID != nil {
+			auths = append(auths, auth.TOTPAuthenticator{ID: *aID, UserID: s.UserID, Name: *aName, Secret: *aSecret,
+				Algorithm: *aAlg, Digits: *aDigits, Period: *aPeriod, LastStep: *aStep,
+				CreatedAt: fromMicros(*aCreated), LastUsedAt: fromMicros(*aUsed)})
+		}
 	}
-	s.State = auth.SessionState(state)
-	s.CreatedAt, s.LastSeenAt, s.AuthAt = fromMicros(created), fromMicros(seen), fromMicros(authAt)
-	u.ID, u.CreatedAt, u.LockedUntil = s.UserID, fromMicros(userCreated), fromMicros(locked)
-	return s, u, nil
+	if err := rows.Err(); err != nil {
+		return auth.Session{}, auth.User{}, nil, fmt.Errorf("session and user by token: %w", classify(err))
+	}
+	if !found {
+		return auth.Session{}, auth.User{}, nil, fmt.Errorf("session and user by token: %w", auth.ErrNotFound)
+	}
+	if s.State == auth.StatePending && auths == nil {
+		auths = []auth.TOTPAuthenticator{}
+	}
+	return s, u, auths, nil
 }
 
 // RotateSession implements auth.Sessions.

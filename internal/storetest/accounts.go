@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -119,8 +120,11 @@ var sessionCases = []testCase{
 		want.AuthAt = t0.Add(time.Second + 7*time.Microsecond)
 		addSession(t, s, want)
 		addSession(t, s, newSession("s2", "u2", "hash2"))
-		got, u, err := s.SessionAndUser(ctx(t), "hash1")
+		got, u, auths, err := s.SessionAndUser(ctx(t), "hash1")
 		must(t, "session and user", err)
+		if auths != nil {
+			t.Errorf("authenticators of an authenticated session: got %v, want nil (not read)", auths)
+		}
 		wantString(t, "id", got.ID, want.ID)
 		wantString(t, "token hash", got.TokenHash, want.TokenHash)
 		wantString(t, "user id", got.UserID, want.UserID)
@@ -137,8 +141,34 @@ var sessionCases = []testCase{
 		}
 		wantInt(t, "user's failed attempts", u.FailedAttempts, 3)
 		wantTime(t, "user's lockout", u.LockedUntil, lock)
-		_, _, err = s.SessionAndUser(ctx(t), "nope")
+		_, _, _, err = s.SessionAndUser(ctx(t), "nope")
 		wantIs(t, "unknown token hash", err, auth.ErrNotFound)
+	}},
+	{"SessionAndUser of a pending session lists the user's authenticator apps", func(t *testing.T, s auth.Store) {
+		addUser(t, s, "u1")
+		addUser(t, s, "u2")
+		addSession(t, s, newSession("s1", "u1", "hash1")) // pending
+		addSession(t, s, newSession("s2", "u2", "hash2"))
+		_, _, auths, err := s.SessionAndUser(ctx(t), "hash1")
+		must(t, "session and user without authenticators", err)
+		if auths == nil || len(auths) != 0 {
+			t.Errorf("authenticators of a pending session without any: got %#v, want an empty, non-nil list", auths)
+		}
+		for _, id := range []string{"t2", "t1"} {
+			addAuthenticator(t, s, newAuthenticator(id, "u1"), nil)
+		}
+		addAuthenticator(t, s, newAuthenticator("t3", "u2"), nil)
+		_, err = s.UseTOTPStep(ctx(t), "t2", 150, t0.Add(time.Minute))
+		must(t, "use a step", err)
+		sess, u, auths, err := s.SessionAndUser(ctx(t), "hash1")
+		must(t, "session and user", err)
+		wantString(t, "session id", sess.ID, "s1")
+		wantString(t, "user id", u.ID, "u1")
+		want, err := s.TOTPAuthenticators(ctx(t), "u1")
+		must(t, "list authenticators", err)
+		if !reflect.DeepEqual(auths, want) {
+			t.Errorf("authenticators: got %+v, want %+v (TOTPAuthenticators)", auths, want)
+		}
 	}},
 	{"zero auth time reads back as zero", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
