@@ -14,8 +14,22 @@ type SeenClients interface {
 	// ("ip" or "ua") has this value. true when it was not recorded before;
 	// one statement, so of two concurrent sign-ins only one sees it as new.
 	SeeClient(ctx context.Context, userID, kind, value string, at time.Time) (bool, error)
-	// HasSeenClients reports whether any client is recorded for userID.
-	HasSeenClients(ctx context.Context, userID string) (bool, error)
+	// SeeClients records clients of userID not recorded before, in one
+	// statement (a first sign-in's network and browser).
+	SeeClients(ctx context.Context, userID string, at time.Time, clients ...SeenClient) error
+	// KnownClient reads, in one query, whether any client is recorded for
+	// userID, and whether this network (kind "ip") and browser family (kind
+	// "ua") are.
+	KnownClient(ctx context.Context, userID, network, family string) (ClientSeen, error)
+}
+
+// SeenClient is one recorded client: kind "ip" (a network) or "ua" (a
+// browser family), and its value.
+type SeenClient struct{ Kind, Value string }
+
+// ClientSeen is KnownClient's answer.
+type ClientSeen struct {
+	Any, Network, Family bool
 }
 
 // signedIn is called when a session of u becomes authenticated by a login
@@ -28,29 +42,45 @@ type SeenClients interface {
 // so updates do not alert. Failures are logged; they never block a login.
 func (s *Service) signedIn(ctx context.Context, c Client, u User) {
 	ctx = context.WithoutCancel(ctx)
-	known, err := s.store.HasSeenClients(ctx, u.ID)
+	network, fam := networkOf(c.IP), UserAgentFamily(c.UserAgent)
+	// One read says what is known; only what is not is written (a known
+	// client, the usual sign-in, writes nothing). SeeClient still decides
+	// what is new, so of two concurrent sign-ins only one alerts.
+	seen, err := s.store.KnownClient(ctx, u.ID, network, fam)
 	if err != nil {
 		s.log.WarnContext(ctx, "check known clients", "user_id", u.ID, "err", err)
 		return
 	}
 	now := s.now()
+	if !seen.Any {
+		// The first sign-in recorded: remember it, nothing to compare with.
+		clients := []SeenClient{{"ua", fam}}
+		if network != "" {
+			clients = append(clients, SeenClient{"ip", network})
+		}
+		if err := s.store.SeeClients(ctx, u.ID, now, clients...); err != nil {
+			s.log.WarnContext(ctx, "record first client", "user_id", u.ID, "err", err)
+		}
+		return
+	}
 	var news []string
-	if n := networkOf(c.IP); n != "" {
-		isNew, err := s.store.SeeClient(ctx, u.ID, "ip", n, now)
+	if network != "" && !seen.Network {
+		isNew, err := s.store.SeeClient(ctx, u.ID, "ip", network, now)
 		if err != nil {
 			s.log.WarnContext(ctx, "record client network", "user_id", u.ID, "err", err)
 		} else if isNew {
 			news = append(news, "ip")
 		}
 	}
-	fam := UserAgentFamily(c.UserAgent)
-	isNew, err := s.store.SeeClient(ctx, u.ID, "ua", fam, now)
-	if err != nil {
-		s.log.WarnContext(ctx, "record client browser", "user_id", u.ID, "err", err)
-	} else if isNew {
-		news = append(news, "device")
+	if !seen.Family {
+		isNew, err := s.store.SeeClient(ctx, u.ID, "ua", fam, now)
+		if err != nil {
+			s.log.WarnContext(ctx, "record client browser", "user_id", u.ID, "err", err)
+		} else if isNew {
+			news = append(news, "device")
+		}
 	}
-	if !known || len(news) == 0 {
+	if len(news) == 0 {
 		return
 	}
 	what := "You signed in from a new device"

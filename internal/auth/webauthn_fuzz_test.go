@@ -331,4 +331,6 @@ func (m *memStore) SeeClient(context.Context, string, string, string, time.Time)
 	return false, nil
 }
 
-func (m *memStore) HasSeenClients(context.Context, string) (bool, error) { return true, nil }
+func (m *memStore) KnownClient(context.Context, string, string, string) (auth.ClientSeen, error) {
+	return auth.ClientSeen{Any: true, Network: true, Family: true}, nil
+}

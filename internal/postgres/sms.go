@@ -184,11 +184,34 @@ func (db *DB) SeeClient(ctx context.Context, userID, kind, value string, at time
 	return changed(tag, err, "see client")
 }
 
-// HasSeenClients implements auth.SeenClients.
-func (db *DB) HasSeenClients(ctx context.Context, userID string) (bool, error) {
-	var ok bool
-	if err := db.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM seen_clients WHERE user_id = $1)", userID).Scan(&ok); err != nil {
-		return false, fmt.Errorf("has seen clients: %w", classify(err))
+// SeeClients implements auth.SeenClients.
+func (db *DB) SeeClients(ctx context.Context, userID string, at time.Time, clients ...auth.SeenClient) error {
+	if len(clients) == 0 {
+		return nil
 	}
-	return ok, nil
+	kinds := make([]string, len(clients))
+	values := make([]string, len(clients))
+	for i, c := range clients {
+		kinds[i], values[i] = c.Kind, text(c.Value)
+	}
+	_, err := db.pool.Exec(ctx, `INSERT INTO seen_clients (user_id, kind, value, first_seen)
+		SELECT $1, k, v, $2 FROM unnest($3::text[], $4::text[]) AS c(k, v) ON CONFLICT DO NOTHING`,
+		userID, micros(at), kinds, values)
+	if err != nil {
+		return fmt.Errorf("see clients: %w", classify(err))
+	}
+	return nil
+}
+
+// KnownClient implements auth.SeenClients.
+func (db *DB) KnownClient(ctx context.Context, userID, network, family string) (auth.ClientSeen, error) {
+	var s auth.ClientSeen
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM seen_clients WHERE user_id = $1),
+		EXISTS (SELECT 1 FROM seen_clients WHERE user_id = $1 AND kind = 'ip' AND value = $2),
+		EXISTS (SELECT 1 FROM seen_clients WHERE user_id = $1 AND kind = 'ua' AND value = $3)`, userID, text(network), text(family)).
+		Scan(&s.Any, &s.Network, &s.Family)
+	if err != nil {
+		return auth.ClientSeen{}, fmt.Errorf("known client: %w", classify(err))
+	}
+	return s, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/auth"
@@ -175,11 +176,32 @@ func (db *DB) SeeClient(ctx context.Context, userID, kind, value string, at time
 	return changed(res, err, "see client")
 }
 
-// HasSeenClients implements auth.SeenClients.
-func (db *DB) HasSeenClients(ctx context.Context, userID string) (bool, error) {
-	var n int
-	if err := db.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM (SELECT 1 FROM seen_clients WHERE user_id = ? LIMIT 1)", userID).Scan(&n); err != nil {
-		return false, fmt.Errorf("has seen clients: %w", classify(err))
+// SeeClients implements auth.SeenClients.
+func (db *DB) SeeClients(ctx context.Context, userID string, at time.Time, clients ...auth.SeenClient) error {
+	if len(clients) == 0 {
+		return nil
 	}
-	return n > 0, nil
+	var args []any
+	for _, c := range clients {
+		args = append(args, userID, c.Kind, c.Value, micros(at))
+	}
+	q := "INSERT INTO seen_clients (user_id, kind, value, first_seen) VALUES " +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", len(clients)), ", ") + " ON CONFLICT DO NOTHING"
+	if _, err := db.write.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("see clients: %w", classify(err))
+	}
+	return nil
+}
+
+// KnownClient implements auth.SeenClients.
+func (db *DB) KnownClient(ctx context.Context, userID, network, family string) (auth.ClientSeen, error) {
+	var s auth.ClientSeen
+	err := db.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM seen_clients WHERE user_id = ?1),
+		EXISTS (SELECT 1 FROM seen_clients WHERE user_id = ?1 AND kind = 'ip' AND value = ?2),
+		EXISTS (SELECT 1 FROM seen_clients WHERE user_id = ?1 AND kind = 'ua' AND value = ?3)`, userID, network, family).
+		Scan(&s.Any, &s.Network, &s.Family)
+	if err != nil {
+		return auth.ClientSeen{}, fmt.Errorf("known client: %w", classify(err))
+	}
+	return s, nil
 }

@@ -174,8 +174,11 @@ var smsCases = []testCase{
 	{"SeeClient reports a client new once per user", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
 		addUser(t, s, "u2")
-		known, err := s.HasSeenClients(ctx(t), "u1")
-		wantBool(t, "known clients of a new user", known, err, false)
+		seen, err := s.KnownClient(ctx(t), "u1", "192.0.2.1", "Firefox on Linux")
+		must(t, "known client of a new user", err)
+		if seen != (auth.ClientSeen{}) {
+			t.Errorf("known client of a new user: got %+v, want nothing known", seen)
+		}
 		ok, err := s.SeeClient(ctx(t), "u1", "ip", "192.0.2.1", t0)
 		wantBool(t, "first sight of an ip", ok, err, true)
 		ok, err = s.SeeClient(ctx(t), "u1", "ip", "192.0.2.1", t0)
@@ -184,8 +187,29 @@ var smsCases = []testCase{
 		wantBool(t, "same value of another kind", ok, err, true)
 		ok, err = s.SeeClient(ctx(t), "u2", "ip", "192.0.2.1", t0)
 		wantBool(t, "same ip for another user", ok, err, true)
-		known, err = s.HasSeenClients(ctx(t), "u1")
-		wantBool(t, "known clients", known, err, true)
+		seen, err = s.KnownClient(ctx(t), "u1", "192.0.2.1", "192.0.2.1")
+		must(t, "known client", err)
+		if want := (auth.ClientSeen{Any: true, Network: true, Family: true}); seen != want {
+			t.Errorf("known client: got %+v, want %+v", seen, want)
+		}
+		seen, err = s.KnownClient(ctx(t), "u1", "198.51.100.7", "Firefox on Linux")
+		must(t, "another client", err)
+		if want := (auth.ClientSeen{Any: true}); seen != want {
+			t.Errorf("another client: got %+v, want %+v", seen, want)
+		}
+	}},
+	{"SeeClients records a first sign-in's clients in one", func(t *testing.T, s auth.Store) {
+		addUser(t, s, "u1")
+		must(t, "see clients", s.SeeClients(ctx(t), "u1", t0, auth.SeenClient{Kind: "ua", Value: "Firefox on Linux"}, auth.SeenClient{Kind: "ip", Value: "192.0.2.1"}))
+		seen, err := s.KnownClient(ctx(t), "u1", "192.0.2.1", "Firefox on Linux")
+		must(t, "known client", err)
+		if want := (auth.ClientSeen{Any: true, Network: true, Family: true}); seen != want {
+			t.Errorf("known client: got %+v, want %+v", seen, want)
+		}
+		must(t, "see the same clients again", s.SeeClients(ctx(t), "u1", t0, auth.SeenClient{Kind: "ip", Value: "192.0.2.1"}, auth.SeenClient{Kind: "ip", Value: "192.0.2.9"}))
+		ok, err := s.SeeClient(ctx(t), "u1", "ip", "192.0.2.9", t0)
+		wantBool(t, "a client SeeClients recorded among known ones", ok, err, false)
+		must(t, "see no clients", s.SeeClients(ctx(t), "u1", t0))
 	}},
 }
 
