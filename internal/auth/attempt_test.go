@@ -100,9 +100,9 @@ func (s writeCounter) ClaimAttempt(ctx context.Context, userID string, prev int,
 	return s.Store.ClaimAttempt(ctx, userID, prev, prevLockedUntil, next, lockedUntil, events...)
 }
 
-func (s writeCounter) SucceedTOTP(ctx context.Context, userID string, prev int, prevLockedUntil time.Time, id string, step int64, at time.Time, events ...auth.Event) (bool, error) {
+func (s writeCounter) SucceedTOTP(ctx context.Context, userID string, prev int, prevLockedUntil time.Time, id string, step int64, at time.Time, rotate *auth.SessionRotation, events ...auth.Event) (bool, error) {
 	*s.writes++
-	return s.Store.SucceedTOTP(ctx, userID, prev, prevLockedUntil, id, step, at, events...)
+	return s.Store.SucceedTOTP(ctx, userID, prev, prevLockedUntil, id, step, at, rotate, events...)
 }
 
 func wrongCode(right string) string {

@@ -142,14 +142,26 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Client, sess Session, u Use
 // session and, on success, makes the session authenticated under a new
 // token. Codes: invalid_request, invalid_code, locked, rate_limited, unauthenticated.
 func (s *Service) VerifySecondFactor(ctx context.Context, c Client, sess Session, u User, method, code string) (string, error) {
-	if err := s.checkSecondFactor(ctx, c, sess, u, method, code, "login"); err != nil {
+	// The new token is made up front so that a TOTP success can rotate the
+	// session in the same write.
+	tok, hash, err := s.newToken()
+	if err != nil {
+		return "", s.internal(ctx, "new session token", err)
+	}
+	now := s.now()
+	next := sess
+	next.TokenHash, next.State, next.AuthAt, next.LastSeenAt = hash, StateAuthenticated, now, now
+	rotated, err := s.checkSecondFactor(ctx, c, sess, u, method, code, "login", &SessionRotation{OldHash: sess.TokenHash, Next: next})
+	if err != nil {
 		return "", err
 	}
-	tok, err := s.rotate(ctx, sess, StateAuthenticated)
-	if err == nil {
-		s.signedIn(ctx, c, u)
+	if !rotated {
+		if tok, err = s.rotate(ctx, sess, StateAuthenticated); err != nil {
+			return "", err
+		}
 	}
-	return tok, err
+	s.signedIn(ctx, c, u)
+	return tok, nil
 }
 
 // checkSecondFactor is every second-factor attempt: lockout first, then the
@@ -158,7 +170,11 @@ func (s *Service) VerifySecondFactor(ctx context.Context, c Client, sess Session
 // step is a failure whatever else happens, so claiming the attempt and
 // recording it is one write (failedAttempt); one that matches still claims
 // the attempt before it uses the step up.
-func (s *Service) checkSecondFactor(ctx context.Context, c Client, sess Session, u User, method, code, purpose string) error {
+//
+// rotate, when not nil, is the session rotation that goes with a success:
+// rotated says whether it was made (in the same write as a TOTP success);
+// otherwise the caller rotates.
+func (s *Service) checkSecondFactor(ctx context.Context, c Client, sess Session, u User, method, code, purpose string, rotate *SessionRotation) (rotated bool, err error) {
 	var check func(context.Context, Client, User, string) (bool, error)
 	switch method {
 	case MethodTOTP:
@@ -170,26 +186,26 @@ func (s *Service) checkSecondFactor(ctx context.Context, c Client, sess Session,
 			return s.checkSMS(ctx, sess, code)
 		}
 	default:
-		return Errorf(CodeInvalidRequest, "method must be one of totp, backup_code, sms (security keys use the WebAuthn endpoints)")
+		return false, Errorf(CodeInvalidRequest, "method must be one of totp, backup_code, sms (security keys use the WebAuthn endpoints)")
 	}
 	if strings.TrimSpace(code) == "" || len(code) > 64 {
-		return Errorf(CodeInvalidRequest, "code is required")
+		return false, Errorf(CodeInvalidRequest, "code is required")
 	}
 	if method == MethodTOTP {
-		return s.totpAttempt(ctx, c, sess, u, code, purpose)
+		return s.totpAttempt(ctx, c, sess, u, code, purpose, rotate)
 	}
 	methods, err := s.secondFactors(ctx, u.ID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if !slices.Contains(methods, method) {
-		return Errorf(CodeInvalidRequest, "%s is not a second factor of this account", method)
+		return false, Errorf(CodeInvalidRequest, "%s is not a second factor of this account", method)
 	}
-	return s.attempt(ctx, c, u, method, purpose, func() (bool, error) { return check(ctx, c, u, code) })
+	return false, s.attempt(ctx, c, u, method, purpose, func() (bool, error) { return check(ctx, c, u, code) })
 }
 
 // totpAttempt is checkSecondFactor for an authenticator app's code.
-func (s *Service) totpAttempt(ctx context.Context, c Client, sess Session, u User, code, purpose string) error {
+func (s *Service) totpAttempt(ctx context.Context, c Client, sess Session, u User, code, purpose string, rotate *SessionRotation) (rotated bool, err error) {
 	// The authenticators alone say whether TOTP is a factor of the account,
 	// and the check reuses them (four reads fewer than the profile;
 	// UseTOTPStep's compare-and-set decides, so a list read before the
@@ -197,25 +213,24 @@ func (s *Service) totpAttempt(ctx context.Context, c Client, sess Session, u Use
 	// comes with them, read with the session.
 	auths := sess.totp
 	if auths == nil {
-		var err error
 		if auths, err = s.store.TOTPAuthenticators(ctx, u.ID); err != nil {
-			return s.internal(ctx, "list authenticators", err)
+			return false, s.internal(ctx, "list authenticators", err)
 		}
 	}
 	if len(auths) == 0 {
-		return Errorf(CodeInvalidRequest, "%s is not a second factor of this account", MethodTOTP)
+		return false, Errorf(CodeInvalidRequest, "%s is not a second factor of this account", MethodTOTP)
 	}
 	if err := s.mayAttempt(c, u); err != nil {
-		return err
+		return false, err
 	}
 	matches, err := s.totpMatches(auths, code)
 	if err != nil {
-		return s.internal(ctx, "check totp", err)
+		return false, s.internal(ctx, "check totp", err)
 	}
 	if len(matches) == 0 {
 		// Known to fail without a write (no unused time step matches): the
 		// attempt is counted and recorded in one write.
-		return s.failedAttempt(ctx, c, u, MethodTOTP, purpose)
+		return false, s.failedAttempt(ctx, c, u, MethodTOTP, purpose)
 	}
 	// A match: while nothing has changed since the user was read, using the
 	// step up, clearing the count and recording the success are one write.
@@ -224,19 +239,19 @@ func (s *Service) totpAttempt(ctx context.Context, c Client, sess Session, u Use
 	// then the step used up if it still can be.
 	for _, m := range matches {
 		ev := s.newEvent(c, Event2FASucceeded, u.ID, map[string]any{"method": MethodTOTP, "purpose": purpose})
-		won, err := s.store.SucceedTOTP(ctx, u.ID, u.FailedAttempts, u.LockedUntil, m.id, m.step, s.now(), ev)
+		won, err := s.store.SucceedTOTP(ctx, u.ID, u.FailedAttempts, u.LockedUntil, m.id, m.step, s.now(), rotate, ev)
 		if err != nil {
-			return s.internal(ctx, "use totp step", err)
+			return false, s.internal(ctx, "use totp step", err)
 		}
 		if won {
 			s.recorded(ev)
-			return nil
+			return rotate != nil, nil
 		}
 	}
 	// The user as read is stale now: the claim starts from a fresh read, so
 	// a right code costs what a wrong one does when the account was locked
 	// meanwhile (one lost write, one read, then locked).
-	return s.claimedAttempt(ctx, c, u, true, MethodTOTP, purpose, func() (bool, error) { return s.useTOTPStep(ctx, matches) })
+	return false, s.claimedAttempt(ctx, c, u, true, MethodTOTP, purpose, func() (bool, error) { return s.useTOTPStep(ctx, matches) })
 }
 
 // attempt runs one second-factor check under the lockout rules of SPEC §4.
@@ -597,7 +612,7 @@ func (s *Service) Reauthenticate(ctx context.Context, c Client, sess Session, u 
 		if method == "" || code == "" {
 			return "", Errorf(CodeInvalidRequest, "this account has two-factor sign-in: method and code are required")
 		}
-		if err := s.checkSecondFactor(ctx, c, sess, u, method, code, "reauthenticate"); err != nil {
+		if _, err := s.checkSecondFactor(ctx, c, sess, u, method, code, "reauthenticate", nil); err != nil {
 			return "", err
 		}
 	}

@@ -110,6 +110,13 @@ type Sealed struct {
 	Value string
 }
 
+// SessionRotation is a session's new token hash and state (Next), to be
+// set only while its token hash is still OldHash (RotateSession).
+type SessionRotation struct {
+	OldHash string
+	Next    Session
+}
+
 // Factors stores second factors and the lockout counter.
 type Factors interface {
 	// ClaimAttempt sets a user's failure count and lockout end, but only while
@@ -142,9 +149,10 @@ type Factors interface {
 	// SucceedTOTP is a success by authenticator app in one write, all or
 	// nothing: it uses up step on authenticator id of userID (as
 	// UseTOTPStep), clears the user's failure count and lockout while they
-	// are still prev and prevLockedUntil, and stores events. false, with
-	// nothing changed, when either compare-and-set lost.
-	SucceedTOTP(ctx context.Context, userID string, prev int, prevLockedUntil time.Time, id string, step int64, at time.Time, events ...Event) (bool, error)
+	// are still prev and prevLockedUntil, rotates the session when rotate
+	// is not nil (as RotateSession), and stores events. false, with nothing
+	// changed, when any compare-and-set lost.
+	SucceedTOTP(ctx context.Context, userID string, prev int, prevLockedUntil time.Time, id string, step int64, at time.Time, rotate *SessionRotation, events ...Event) (bool, error)
 	// DeleteTOTP removes authenticator id of userID. ErrNotFound.
 	DeleteTOTP(ctx context.Context, userID, id string) error
 

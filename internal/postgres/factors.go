@@ -138,7 +138,7 @@ func (db *DB) UseTOTPStep(ctx context.Context, id string, step int64, at time.Ti
 }
 
 // SucceedTOTP implements auth.Factors.
-func (db *DB) SucceedTOTP(ctx context.Context, userID string, prev int, prevLockedUntil time.Time, id string, step int64, at time.Time, events ...auth.Event) (bool, error) {
+func (db *DB) SucceedTOTP(ctx context.Context, userID string, prev int, prevLockedUntil time.Time, id string, step int64, at time.Time, rotate *auth.SessionRotation, events ...auth.Event) (bool, error) {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
 		return false, fmt.Errorf("succeed totp: %w", classify(err))
@@ -156,6 +156,11 @@ func (db *DB) SucceedTOTP(ctx context.Context, userID string, prev int, prevLock
 			step, micros(at), id, userID)
 		if err != nil || tag.RowsAffected() == 0 {
 			return false, err
+		}
+		if rotate != nil {
+			if tag, err = tx.Exec(ctx, rotateSQL, rotateArgs(rotate.OldHash, rotate.Next)...); err != nil || tag.RowsAffected() == 0 {
+				return false, err
+			}
 		}
 		for _, e := range events {
 			if err := insertEvent(ctx, tx, e); err != nil {

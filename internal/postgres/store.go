@@ -149,9 +149,14 @@ func (db *DB) SessionAndUser(ctx context.Context, tokenHash string) (auth.Sessio
 
 // RotateSession implements auth.Sessions.
 func (db *DB) RotateSession(ctx context.Context, oldHash string, next auth.Session) error {
-	return db.execOne(ctx, "rotate session",
-		"UPDATE sessions SET token_hash = $1, state = $2, auth_at = $3, last_seen_at = $4 WHERE id = $5 AND token_hash = $6",
-		next.TokenHash, string(next.State), micros(next.AuthAt), micros(next.LastSeenAt), next.ID, oldHash)
+	return db.execOne(ctx, "rotate session", rotateSQL, rotateArgs(oldHash, next)...)
+}
+
+// rotateSQL and rotateArgs are RotateSession's statement.
+const rotateSQL = "UPDATE sessions SET token_hash = $1, state = $2, auth_at = $3, last_seen_at = $4 WHERE id = $5 AND token_hash = $6"
+
+func rotateArgs(oldHash string, next auth.Session) []any {
+	return []any{next.TokenHash, string(next.State), micros(next.AuthAt), micros(next.LastSeenAt), next.ID, oldHash}
 }
 
 // TouchSession implements auth.Sessions.

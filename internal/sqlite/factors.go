@@ -113,12 +113,15 @@ func (db *DB) UseTOTPStep(ctx context.Context, id string, step int64, at time.Ti
 }
 
 // SucceedTOTP implements auth.Factors.
-func (db *DB) SucceedTOTP(ctx context.Context, userID string, prev int, prevLockedUntil time.Time, id string, step int64, at time.Time, events ...auth.Event) (bool, error) {
+func (db *DB) SucceedTOTP(ctx context.Context, userID string, prev int, prevLockedUntil time.Time, id string, step int64, at time.Time, rotate *auth.SessionRotation, events ...auth.Event) (bool, error) {
 	stmts := []stmt{
 		{"UPDATE users SET failed_attempts = 0, locked_until = 0 WHERE id = ? AND failed_attempts = ? AND locked_until = ?",
 			[]any{userID, prev, micros(prevLockedUntil)}},
 		{"UPDATE totp_authenticators SET last_step = ?, last_used_at = ? WHERE id = ? AND user_id = ? AND last_step < ?",
 			[]any{step, micros(at), id, userID, step}},
+	}
+	if rotate != nil {
+		stmts = append(stmts, rotateSession(rotate.OldHash, rotate.Next))
 	}
 	for _, e := range events {
 		st, err := eventInsert(e)

@@ -146,9 +146,14 @@ func (db *DB) SessionAndUser(ctx context.Context, tokenHash string) (auth.Sessio
 
 // RotateSession implements auth.Sessions.
 func (db *DB) RotateSession(ctx context.Context, oldHash string, next auth.Session) error {
-	return db.execOne(ctx, "rotate session",
-		"UPDATE sessions SET token_hash = ?, state = ?, auth_at = ?, last_seen_at = ? WHERE id = ? AND token_hash = ?",
-		next.TokenHash, string(next.State), micros(next.AuthAt), micros(next.LastSeenAt), next.ID, oldHash)
+	st := rotateSession(oldHash, next)
+	return db.execOne(ctx, "rotate session", st.query, st.args...)
+}
+
+// rotateSession is the statement of RotateSession.
+func rotateSession(oldHash string, next auth.Session) stmt {
+	return stmt{"UPDATE sessions SET token_hash = ?, state = ?, auth_at = ?, last_seen_at = ? WHERE id = ? AND token_hash = ?",
+		[]any{next.TokenHash, string(next.State), micros(next.AuthAt), micros(next.LastSeenAt), next.ID, oldHash}}
 }
 
 // TouchSession implements auth.Sessions.

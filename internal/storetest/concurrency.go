@@ -80,7 +80,7 @@ var concurrencyCases = []testCase{
 		addUser(t, s, "u1")
 		addAuthenticator(t, s, newAuthenticator("t1", "u1"), nil)
 		oks, errs := concurrently(racers, func(i int) (bool, error) {
-			return s.SucceedTOTP(ctx(t), "u1", 0, time.Time{}, "t1", 101, t0,
+			return s.SucceedTOTP(ctx(t), "u1", 0, time.Time{}, "t1", 101, t0, nil,
 				newEvent(fmt.Sprintf("e%02d", i), auth.Event2FASucceeded, "u1", nil))
 		})
 		wantOneTrue(t, "succeed with step 101", oks, errs)

@@ -299,22 +299,42 @@ var totpCases = []testCase{
 		}
 		events := func() []string { return eventIDs(listEvents(t, s, auth.EventFilter{Limit: 10})) }
 
-		ok, err = s.SucceedTOTP(ctx(t), "u1", 2, lock, "t1", 101, at, newEvent("e1", auth.Event2FASucceeded, "u1", nil))
+		ok, err = s.SucceedTOTP(ctx(t), "u1", 2, lock, "t1", 101, at, nil, newEvent("e1", auth.Event2FASucceeded, "u1", nil))
 		wantBool(t, "succeed with a stale count", ok, err, false)
 		if got := lastStep(); got != 100 {
 			t.Errorf("last step after a lost success: got %d, want 100 (unchanged)", got)
 		}
-		ok, err = s.SucceedTOTP(ctx(t), "u1", 3, lock, "t1", 100, at, newEvent("e1", auth.Event2FASucceeded, "u1", nil))
+		ok, err = s.SucceedTOTP(ctx(t), "u1", 3, lock, "t1", 100, at, nil, newEvent("e1", auth.Event2FASucceeded, "u1", nil))
 		wantBool(t, "succeed with a used step", ok, err, false)
-		ok, err = s.SucceedTOTP(ctx(t), "u2", 0, zero, "t1", 101, at, newEvent("e1", auth.Event2FASucceeded, "u2", nil))
+		ok, err = s.SucceedTOTP(ctx(t), "u2", 0, zero, "t1", 101, at, nil, newEvent("e1", auth.Event2FASucceeded, "u2", nil))
 		wantBool(t, "succeed with another user's authenticator", ok, err, false)
 		n, until := userState(t, s, "u1")
 		wantInt(t, "failed attempts after lost successes", n, 3)
 		wantTime(t, "locked until after lost successes", until, lock)
 		wantIDs(t, "events after lost successes", events(), []string{})
 
-		ok, err = s.SucceedTOTP(ctx(t), "u1", 3, lock, "t1", 101, at, newEvent("e1", auth.Event2FASucceeded, "u1", nil))
+		addSession(t, s, newSession("s1", "u1", "h1"))
+		next := newSession("s1", "u1", "h2")
+		next.State, next.AuthAt, next.LastSeenAt = auth.StateAuthenticated, at, at
+		ok, err = s.SucceedTOTP(ctx(t), "u1", 3, lock, "t1", 101, at, &auth.SessionRotation{OldHash: "stale", Next: next},
+			newEvent("e1", auth.Event2FASucceeded, "u1", nil))
+		wantBool(t, "succeed with a stale session rotation", ok, err, false)
+		if got := lastStep(); got != 100 {
+			t.Errorf("last step after a lost rotation: got %d, want 100 (unchanged)", got)
+		}
+		n, _ = userState(t, s, "u1")
+		wantInt(t, "failed attempts after a lost rotation", n, 3)
+		wantIDs(t, "events after a lost rotation", events(), []string{})
+
+		ok, err = s.SucceedTOTP(ctx(t), "u1", 3, lock, "t1", 101, at, &auth.SessionRotation{OldHash: "h1", Next: next},
+			newEvent("e1", auth.Event2FASucceeded, "u1", nil))
 		wantBool(t, "succeed", ok, err, true)
+		rotated, err := s.SessionByTokenHash(ctx(t), "h2")
+		must(t, "rotated session", err)
+		wantString(t, "rotated session state", string(rotated.State), string(auth.StateAuthenticated))
+		wantTime(t, "rotated session auth at", rotated.AuthAt, at)
+		_, err = s.SessionByTokenHash(ctx(t), "h1")
+		wantIs(t, "old token hash after the rotation", err, auth.ErrNotFound)
 		if got := lastStep(); got != 101 {
 			t.Errorf("last step: got %d, want 101", got)
 		}
@@ -324,7 +344,7 @@ var totpCases = []testCase{
 			t.Errorf("locked until: got %v, want zero", until)
 		}
 		wantIDs(t, "events", events(), []string{"e1"})
-		ok, err = s.SucceedTOTP(ctx(t), "u1", 0, zero, "t1", 101, at, newEvent("e2", auth.Event2FASucceeded, "u1", nil))
+		ok, err = s.SucceedTOTP(ctx(t), "u1", 0, zero, "t1", 101, at, nil, newEvent("e2", auth.Event2FASucceeded, "u1", nil))
 		wantBool(t, "succeed again with the same step", ok, err, false)
 		wantIDs(t, "events after a replay", events(), []string{"e1"})
 	}},
