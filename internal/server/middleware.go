@@ -21,19 +21,31 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // securityHeaders sets the headers of SPEC §4 on every response. API
 // responses may carry secrets or codes, so none of them is cached.
 func securityHeaders(next http.Handler, secure bool) http.Handler {
+	// Built once: each response shares these one-value slices (a handler
+	// that sets or adds such a header gets a slice of its own, as
+	// http.Header's Set and Add make one).
+	fixed := map[string][]string{
+		"Content-Security-Policy":      {contentSecurityPolicy},
+		"X-Content-Type-Options":       {"nosniff"},
+		"X-Frame-Options":              {"DENY"},
+		"Referrer-Policy":              {"no-referrer"},
+		"Cross-Origin-Opener-Policy":   {"same-origin"},
+		"Cross-Origin-Resource-Policy": {"same-origin"},
+	}
+	if secure {
+		fixed["Strict-Transport-Security"] = []string{"max-age=31536000"}
+	}
+	for k, v := range fixed {
+		fixed[k] = v[:1:1] // full: an append copies
+	}
+	noStore := []string{"no-store"}[:1:1]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		if secure {
-			h.Set("Strict-Transport-Security", "max-age=31536000")
+		for k, v := range fixed {
+			h[k] = v
 		}
 		if strings.HasPrefix(r.URL.Path, "/api/") {
-			h.Set("Cache-Control", "no-store")
+			h["Cache-Control"] = noStore
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -72,14 +84,40 @@ func recoverPanics(next http.Handler, log *slog.Logger) http.Handler {
 	})
 }
 
-type ctxKey int
+// requestInfo is what the outermost middleware (prepare) works out once
+// for each request.
+type requestInfo struct {
+	id string // the request id (X-Request-Id)
+	ip string // the client's address (resolveClientIP's rule)
+}
 
-const requestIDKey ctxKey = 0
+type requestInfoKey struct{}
+
+func infoOf(ctx context.Context) *requestInfo {
+	ri, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
+	return ri
+}
 
 // RequestID returns the id given to the request that ctx belongs to.
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if ri := infoOf(ctx); ri != nil {
+		return ri.id
+	}
+	return ""
+}
+
+// prepare gives each request, in one context and one copy of the
+// request: an id, its client's address (behind trusted proxies the
+// rightmost X-Forwarded-For entry that is not a trusted proxy itself:
+// entries to its left were written by the client and prove nothing;
+// without trusted proxies the header is ignored), and a deadline of d.
+func prepare(next http.Handler, trusted []netip.Prefix, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ri := &requestInfo{id: newRequestID(), ip: forwardedFor(r, trusted)}
+		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), requestInfoKey{}, ri), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // statusWriter remembers the status a handler wrote.
@@ -104,14 +142,14 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// observe gives each request an id, logs one line for it (method, path,
-// status, duration; never a body, query or cookie) and records its metrics.
+// observe logs one line for each request (id, method, path, status,
+// duration; never a body, query or cookie), records its metrics and tells
+// the client the request's id.
 func observe(next http.Handler, log *slog.Logger, m *Metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := newRequestID()
-		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		id := RequestID(r.Context())
+		w.Header()["X-Request-Id"] = []string{id}
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		if sw.status == 0 {
@@ -153,29 +191,6 @@ func newRequestID() string {
 // below the HTTP server's write timeout, so the answer still reaches the client.
 const requestDeadline = 15 * time.Second
 
-// withDeadline gives each request's context a deadline of d.
-func withDeadline(next http.Handler, d time.Duration) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), d)
-		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
-}
-
-// clientIPKey is the context key of the client's IP address.
-type clientIPKey struct{}
-
-// resolveClientIP works out once which address a request came from. Behind
-// trusted proxies that is the rightmost X-Forwarded-For entry that is not a
-// trusted proxy itself: entries to its left were written by the client and
-// prove nothing. Without trusted proxies the header is ignored.
-func resolveClientIP(next http.Handler, trusted []netip.Prefix) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip := forwardedFor(r, trusted)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey{}, ip)))
-	})
-}
-
 // forwardedFor is the client address of r given the trusted proxies.
 func forwardedFor(r *http.Request, trusted []netip.Prefix) string {
 	peer, err := netip.ParseAddrPort(r.RemoteAddr)
@@ -216,8 +231,8 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 
 // clientIP is the address the request came from.
 func clientIP(r *http.Request) string {
-	if ip, ok := r.Context().Value(clientIPKey{}).(string); ok {
-		return ip
+	if ri := infoOf(r.Context()); ri != nil {
+		return ri.ip
 	}
 	return forwardedFor(r, nil)
 }

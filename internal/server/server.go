@@ -51,8 +51,7 @@ func New(d Deps) http.Handler {
 	// observe reads the route the mux matched from the request it passed
 	// on, so nothing between it and the mux may copy the request.
 	h = observe(h, d.Logger, d.Metrics)
-	h = withDeadline(h, requestDeadline)
-	h = resolveClientIP(h, d.TrustedProxies)
+	h = prepare(h, d.TrustedProxies, requestDeadline)
 	return h
 }
 
