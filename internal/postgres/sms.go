@@ -180,7 +180,7 @@ func (db *DB) SMSSendsSince(ctx context.Context, userID string, since time.Time)
 // SeeClient implements auth.SeenClients.
 func (db *DB) SeeClient(ctx context.Context, userID, kind, value string, at time.Time) (bool, error) {
 	tag, err := db.pool.Exec(ctx, "INSERT INTO seen_clients (user_id, kind, value, first_seen) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-		userID, kind, value, micros(at))
+		userID, kind, text(value), micros(at))
 	return changed(tag, err, "see client")
 }
 
