@@ -37,6 +37,8 @@ go build -o "$WORK/twofold-load" ./cmd/twofold-load
 LOAD=$WORK/twofold-load
 TF=$WORK/twofold
 
+# Whether the tree differs from HEAD, asked before $OUT (often tracked) is rewritten.
+DIRTY=$(git diff --quiet || echo ' (with uncommitted changes)')
 exec 3>"$OUT"
 {
 	echo "# Performance results"
@@ -45,7 +47,7 @@ exec 3>"$OUT"
 	echo
 	echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB"
 	echo "- $(go version)"
-	echo "- commit: $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (with uncommitted changes)')"
+	echo "- commit: $(git rev-parse --short HEAD)$DIRTY"
 	echo "- run length ${D}, ${C} clients unless said; server and load tool on the same machine"
 	echo
 } >&3
