@@ -141,6 +141,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
+	tuneGC()
 	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
