@@ -166,10 +166,11 @@ func (s *Service) VerifySecondFactor(ctx context.Context, c Client, sess Session
 
 // checkSecondFactor is every second-factor attempt: lockout first, then the
 // per-IP limit, then a claimed attempt, then the code itself. A TOTP code is
-// checked first when that needs no write: one that matches no unused time
-// step is a failure whatever else happens, so claiming the attempt and
-// recording it is one write (failedAttempt); one that matches still claims
-// the attempt before it uses the step up.
+// checked first, as that needs no write (totpAttempt): one that matches no
+// unused time step is a failure whatever else happens, so claiming the
+// attempt and recording it is one write (failedAttempt); one that matches
+// is used up, the count cleared and the success recorded in one write while
+// nothing changed since the read, and otherwise claimed first as above.
 //
 // rotate, when not nil, is the session rotation that goes with a success:
 // rotated says whether it was made (in the same write as a TOTP success);
@@ -401,17 +402,17 @@ func (s *Service) claimAttempt(ctx context.Context, known User, stale bool, even
 			evs = events(n)
 		}
 		won, err := s.store.ClaimAttempt(ctx, userID, u.FailedAttempts, u.LockedUntil, n, until, evs...)
-		stored := len(evs) > 0
-		if err != nil && stored {
+		withEvents := len(evs) > 0
+		if err != nil && withEvents {
 			s.log.ErrorContext(ctx, "record event with attempt", "type", evs[0].Type, "err", err)
 			won, err = s.store.ClaimAttempt(ctx, userID, u.FailedAttempts, u.LockedUntil, n, until)
-			stored = false
+			withEvents = false
 		}
 		if err != nil {
 			return 0, time.Time{}, false, s.internal(ctx, "claim attempt", err)
 		}
 		if won {
-			return n, until, stored, nil
+			return n, until, withEvents, nil
 		}
 	}
 	return 0, time.Time{}, false, Errorf(CodeRateLimited, "too many attempts at once: wait and try again")
