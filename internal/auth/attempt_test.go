@@ -2,14 +2,11 @@ package auth_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/auth"
-	"github.com/twofold-auth/twofold/internal/password"
-	"github.com/twofold-auth/twofold/internal/seal"
 	"github.com/twofold-auth/twofold/internal/testdb"
 	"github.com/twofold-auth/twofold/internal/totp"
 )
@@ -43,14 +40,7 @@ func newTOTPAccount(t *testing.T, wrap func(auth.Store) auth.Store, now func() t
 	if wrap != nil {
 		store = wrap(db)
 	}
-	k, _ := seal.NewKey(rand.Reader)
-	svc, err := auth.New(store, auth.Options{
-		Hasher: password.New(password.Params{Time: 1, MemoryKiB: 1024, Threads: 1, KeyLen: 32, SaltLen: 16}, 0),
-		Keys:   seal.NewRing(k), Now: now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, _ := newServiceOn(t, store, auth.Options{Now: now})
 	c := auth.Client{IP: "192.0.2.1"}
 	reg, err := svc.Register(ctx, c, "a@example.com", "the right password")
 	if err != nil {

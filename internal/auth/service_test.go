@@ -33,11 +33,16 @@ func (h *countingHasher) CompareDummy(ctx context.Context, pw string) error {
 
 func newService(t *testing.T, o auth.Options) (*auth.Service, *countingHasher) {
 	t.Helper()
-	db := testdb.Open(t, testdb.New(t))
+	return newServiceOn(t, testdb.Open(t, testdb.New(t)), o)
+}
+
+// newServiceOn is newService on store: cheap password hashes, a fresh key.
+func newServiceOn(t *testing.T, store auth.Store, o auth.Options) (*auth.Service, *countingHasher) {
+	t.Helper()
 	h := &countingHasher{Hasher: password.New(password.Params{Time: 1, MemoryKiB: 1024, Threads: 1, KeyLen: 32, SaltLen: 16}, 0)}
 	k, _ := seal.NewKey(rand.Reader)
 	o.Hasher, o.Keys = h, seal.NewRing(k)
-	s, err := auth.New(db, o)
+	s, err := auth.New(store, o)
 	if err != nil {
 		t.Fatal(err)
 	}

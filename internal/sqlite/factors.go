@@ -13,12 +13,9 @@ import (
 func (db *DB) ClaimAttempt(ctx context.Context, userID string, prev int, prevLockedUntil time.Time, next int, lockedUntil time.Time, events ...auth.Event) (bool, error) {
 	stmts := []stmt{{"UPDATE users SET failed_attempts = ?, locked_until = ? WHERE id = ? AND failed_attempts = ? AND locked_until = ?",
 		[]any{next, micros(lockedUntil), userID, prev, micros(prevLockedUntil)}}}
-	for _, e := range events {
-		st, err := eventInsert(e)
-		if err != nil {
-			return false, fmt.Errorf("claim attempt: %w", err)
-		}
-		stmts = append(stmts, st)
+	stmts, err := withEvents(stmts, events)
+	if err != nil {
+		return false, fmt.Errorf("claim attempt: %w", err)
 	}
 	res, err := db.write.ExecChain(ctx, stmts...)
 	return changed(res, err, "claim attempt")
@@ -123,15 +120,24 @@ func (db *DB) SucceedTOTP(ctx context.Context, userID string, prev int, prevLock
 	if rotate != nil {
 		stmts = append(stmts, rotateSession(rotate.OldHash, rotate.Next))
 	}
-	for _, e := range events {
-		st, err := eventInsert(e)
-		if err != nil {
-			return false, fmt.Errorf("succeed totp: %w", err)
-		}
-		stmts = append(stmts, st)
+	stmts, err := withEvents(stmts, events)
+	if err != nil {
+		return false, fmt.Errorf("succeed totp: %w", err)
 	}
 	res, err := db.write.ExecChain(ctx, stmts...)
 	return changed(res, err, "succeed totp")
+}
+
+// withEvents is stmts followed by the statements that store events.
+func withEvents(stmts []stmt, events []auth.Event) ([]stmt, error) {
+	for _, e := range events {
+		st, err := eventInsert(e)
+		if err != nil {
+			return nil, err
+		}
+		stmts = append(stmts, st)
+	}
+	return stmts, nil
 }
 
 // DeleteTOTP implements auth.Factors.

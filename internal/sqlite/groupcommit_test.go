@@ -27,15 +27,8 @@ func TestGroupCommitKeepsEachStatementsOutcome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var sizes []int
-	db.write.batch.batchHook = func(n int) { mu.Lock(); sizes = append(sizes, n); mu.Unlock() }
-
 	// Hold the writer connection so that the writes queue up.
-	release := make(chan struct{})
-	held := make(chan struct{})
-	go db.tx(ctx, "hold", func(*sql.Tx) error { close(held); <-release; return nil })
-	<-held
+	release, batches := holdWriter(db)
 
 	const names, tries = 20, 3 // each name inserted 3 times
 	errs := make([]error, names*tries)
@@ -45,6 +38,7 @@ func TestGroupCommitKeepsEachStatementsOutcome(t *testing.T) {
 	}
 	// In the same batch: five users with one email, so four inserts fail on
 	// the unique constraint amid the others.
+	var mu sync.Mutex
 	var created, dups int
 	for i := range 5 {
 		wg.Go(func() {
@@ -64,31 +58,24 @@ func TestGroupCommitKeepsEachStatementsOutcome(t *testing.T) {
 	// Wait until every write is queued or taken (the first batch taken
 	// waits for the connection).
 	for {
-		mu.Lock()
 		taken := 0
-		for _, n := range sizes {
+		for _, n := range batches() {
 			taken += n
 		}
-		mu.Unlock()
 		if taken+len(db.write.batch.jobs) == len(errs)+5 {
 			break
 		}
 		runtime.Gosched()
 	}
-	close(release)
+	release()
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("write %d: %v", i, err)
 		}
 	}
-	mu.Lock()
-	biggest := 0
-	for _, n := range sizes {
-		biggest = max(biggest, n)
-	}
-	mu.Unlock()
-	if len(sizes) > 2 || biggest < 2 {
+	sizes := batches()
+	if len(sizes) > 2 || slices.Max(sizes) < 2 {
 		t.Errorf("batches %v: want the queued writes in at most two", sizes)
 	}
 
@@ -194,13 +181,7 @@ func TestGroupCommitChainsInOneBatch(t *testing.T) {
 	if err := db.AddEvent(ctx, auth.Event{ID: "taken", Type: "x", UserID: "undone"}); err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var sizes []int
-	db.write.batch.batchHook = func(n int) { mu.Lock(); sizes = append(sizes, n); mu.Unlock() }
-	release := make(chan struct{})
-	held := make(chan struct{})
-	go db.tx(ctx, "hold", func(*sql.Tx) error { close(held); <-release; return nil })
-	<-held
+	release, batches := holdWriter(db)
 
 	var zero time.Time
 	ev := func(id, user string) auth.Event { return auth.Event{ID: id, Type: auth.Event2FAFailed, UserID: user} }
@@ -214,13 +195,7 @@ func TestGroupCommitChainsInOneBatch(t *testing.T) {
 	// The first write is taken alone and waits for the writer; the chains
 	// queue behind it and make the next batch.
 	wg.Go(func() { setting = db.AddSetting(ctx, "before", "v") })
-	for {
-		mu.Lock()
-		n := len(sizes)
-		mu.Unlock()
-		if n == 1 {
-			break
-		}
+	for len(batches()) != 1 {
 		runtime.Gosched()
 	}
 	wg.Go(func() {
@@ -233,13 +208,11 @@ func TestGroupCommitChainsInOneBatch(t *testing.T) {
 	for len(db.write.batch.jobs) < 3 {
 		runtime.Gosched()
 	}
-	close(release)
+	release()
 	wg.Wait()
-	mu.Lock()
-	if !slices.Equal(sizes, []int{1, 3}) {
+	if sizes := batches(); !slices.Equal(sizes, []int{1, 3}) {
 		t.Errorf("batches %v: want the chains in one batch after the first write", sizes)
 	}
-	mu.Unlock()
 
 	if setting != nil {
 		t.Errorf("setting in the same batch: %v", setting)
@@ -274,4 +247,18 @@ func TestGroupCommitChainsInOneBatch(t *testing.T) {
 	if _, err := db.Setting(ctx, "before"); err != nil {
 		t.Errorf("setting in the same batch: %v", err)
 	}
+}
+
+// holdWriter holds db's writer connection until release is called, so that
+// writes queue up behind it; batches gives the size of each batch the
+// committer has taken so far.
+func holdWriter(db *DB) (release func(), batches func() []int) {
+	var mu sync.Mutex
+	var sizes []int
+	db.write.batch.batchHook = func(n int) { mu.Lock(); sizes = append(sizes, n); mu.Unlock() }
+	done := make(chan struct{})
+	held := make(chan struct{})
+	go db.tx(context.Background(), "hold", func(*sql.Tx) error { close(held); <-done; return nil })
+	<-held
+	return func() { close(done) }, func() []int { mu.Lock(); defer mu.Unlock(); return slices.Clone(sizes) }
 }

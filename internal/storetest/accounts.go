@@ -88,6 +88,20 @@ var userCases = []testCase{
 	}},
 }
 
+// wantSession compares a session read back with the one stored.
+func wantSession(t *testing.T, got, want auth.Session) {
+	t.Helper()
+	wantString(t, "id", got.ID, want.ID)
+	wantString(t, "token hash", got.TokenHash, want.TokenHash)
+	wantString(t, "user id", got.UserID, want.UserID)
+	wantString(t, "state", string(got.State), string(want.State))
+	wantTime(t, "created at", got.CreatedAt, want.CreatedAt)
+	wantTime(t, "last seen at", got.LastSeenAt, want.LastSeenAt)
+	wantTime(t, "auth at", got.AuthAt, want.AuthAt)
+	wantString(t, "ip", got.IP, want.IP)
+	wantString(t, "user agent", got.UserAgent, want.UserAgent)
+}
+
 var sessionCases = []testCase{
 	{"created session is found by token hash", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
@@ -98,15 +112,7 @@ var sessionCases = []testCase{
 		addSession(t, s, want)
 		got, err := s.SessionByTokenHash(ctx(t), "hash1")
 		must(t, "session by token hash", err)
-		wantString(t, "id", got.ID, want.ID)
-		wantString(t, "token hash", got.TokenHash, want.TokenHash)
-		wantString(t, "user id", got.UserID, want.UserID)
-		wantString(t, "state", string(got.State), string(want.State))
-		wantTime(t, "created at", got.CreatedAt, want.CreatedAt)
-		wantTime(t, "last seen at", got.LastSeenAt, want.LastSeenAt)
-		wantTime(t, "auth at", got.AuthAt, want.AuthAt)
-		wantString(t, "ip", got.IP, want.IP)
-		wantString(t, "user agent", got.UserAgent, want.UserAgent)
+		wantSession(t, got, want)
 	}},
 	{"SessionAndUser reads a session and its user in one", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
@@ -125,15 +131,7 @@ var sessionCases = []testCase{
 		if auths != nil {
 			t.Errorf("authenticators of an authenticated session: got %v, want nil (not read)", auths)
 		}
-		wantString(t, "id", got.ID, want.ID)
-		wantString(t, "token hash", got.TokenHash, want.TokenHash)
-		wantString(t, "user id", got.UserID, want.UserID)
-		wantString(t, "state", string(got.State), string(want.State))
-		wantTime(t, "created at", got.CreatedAt, want.CreatedAt)
-		wantTime(t, "last seen at", got.LastSeenAt, want.LastSeenAt)
-		wantTime(t, "auth at", got.AuthAt, want.AuthAt)
-		wantString(t, "ip", got.IP, want.IP)
-		wantString(t, "user agent", got.UserAgent, want.UserAgent)
+		wantSession(t, got, want)
 		wantU, err := s.UserByID(ctx(t), "u1")
 		must(t, "user by id", err)
 		if u != wantU {
