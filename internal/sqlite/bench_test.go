@@ -57,6 +57,32 @@ func BenchmarkSessionLookup(b *testing.B) {
 	}
 }
 
+// BenchmarkSessionAndUser is the read of a TOTP verify: a pending session,
+// its user and the user's authenticator app, in one query.
+func BenchmarkSessionAndUser(b *testing.B) {
+	db := benchDB(b, 1000)
+	ctx := context.Background()
+	for i := range 1000 {
+		id := fmt.Sprintf("u%06d", i)
+		p := auth.PendingTOTP{ID: "a" + id, UserID: id, Name: "phone", Secret: "sealed"}
+		if err := db.PutPendingTOTP(ctx, p); err != nil {
+			b.Fatal(err)
+		}
+		a := auth.TOTPAuthenticator{ID: "a" + id, UserID: id, Name: "phone", Secret: "sealed", Algorithm: "SHA1", Digits: 6, Period: 30}
+		if err := db.ConfirmTOTP(ctx, a, nil, time.Time{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, _, auths, err := db.SessionAndUser(ctx, fmt.Sprintf("tu%06d", i%1000)); err != nil || len(auths) != 1 {
+			b.Fatal(err, len(auths))
+		}
+		i++
+	}
+}
+
 // BenchmarkSessionLookupParallel is the same from many goroutines.
 func BenchmarkSessionLookupParallel(b *testing.B) {
 	db := benchDB(b, 1000)

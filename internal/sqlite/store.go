@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,7 +104,7 @@ func (db *DB) SessionAndUser(ctx context.Context, tokenHash string) (auth.Sessio
 		"a.id, a.name, a.secret, a.algorithm, a.digits, a.period, a.last_step, a.created_at, a.last_used_at "+
 		"FROM sessions s JOIN users u ON u.id = s.user_id "+
 		"LEFT JOIN totp_authenticators a ON a.user_id = s.user_id AND s.state = 'pending' "+
-		"WHERE s.token_hash = ? ORDER BY a.id", tokenHash)
+		"WHERE s.token_hash = ?", tokenHash) // ordered below: ORDER BY would cost a sorter per query
 	if err != nil {
 		return auth.Session{}, auth.User{}, nil, fmt.Errorf("session and user by token: %w", classify(err))
 	}
@@ -141,6 +142,7 @@ func (db *DB) SessionAndUser(ctx context.Context, tokenHash string) (auth.Sessio
 	if s.State == auth.StatePending && auths == nil {
 		auths = []auth.TOTPAuthenticator{}
 	}
+	slices.SortFunc(auths, func(a, b auth.TOTPAuthenticator) int { return strings.Compare(a.ID, b.ID) })
 	return s, u, auths, nil
 }
 
