@@ -248,8 +248,11 @@ func TestBrowserSignUpAddAuthenticatorSignOutAndSignInWithCode(t *testing.T) {
 
 	b.signIn("ada@example.com")
 	b.wantPath("/login/2fa")
-	if !b.eval(`(f => f.autocomplete === "one-time-code" && f.inputMode === "numeric" && document.activeElement === f)(document.getElementById("code"))`) {
-		t.Error("the code box is not a focused one-time-code field with a numeric keyboard")
+	if got := b.focusedOnLoad(); got != "code" {
+		t.Errorf("focus starts on %q, want the code box", got)
+	}
+	if !b.eval(`(f => f.autocomplete === "one-time-code" && f.inputMode === "numeric")(document.getElementById("code"))`) {
+		t.Error("the code box is not a one-time-code field with a numeric keyboard")
 	}
 	b.fill("code", "000000")
 	if status := b.submit(`form[action="/login/2fa"] button[type=submit]`); status != http.StatusUnauthorized {
