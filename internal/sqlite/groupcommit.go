@@ -213,13 +213,20 @@ func (c *committer) prepare(batch []writeJob) {
 // execer runs one statement: on a transaction, or on its own.
 type execer func(ctx context.Context, st stmt) (sql.Result, error)
 
-// onTx runs statements on tx, prepared ones as such.
+// onTx runs statements on tx, prepared ones as such. Each prepared
+// statement is bound to tx once, however many of the batch's jobs run it.
 func (c *committer) onTx(tx *sql.Tx) execer {
+	bound := map[string]*sql.Stmt{}
 	return func(ctx context.Context, s stmt) (sql.Result, error) {
+		if st := bound[s.query]; st != nil {
+			return st.ExecContext(ctx, s.args...)
+		}
 		// Only an already prepared statement: preparing one would wait for
 		// the writer connection, which this transaction holds.
 		if st := c.pool.cached(s.query); st != nil {
-			return tx.StmtContext(ctx, st).ExecContext(ctx, s.args...)
+			txst := tx.StmtContext(ctx, st)
+			bound[s.query] = txst
+			return txst.ExecContext(ctx, s.args...)
 		}
 		return tx.ExecContext(ctx, s.query, s.args...)
 	}
