@@ -16,20 +16,8 @@ import (
 	"github.com/twofold-auth/twofold/internal/password"
 	"github.com/twofold-auth/twofold/internal/seal"
 	"github.com/twofold-auth/twofold/internal/sqlite"
+	"github.com/twofold-auth/twofold/internal/testclock"
 )
-
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // recorder is a notify.Sender that records messages and fails as told.
 type recorder struct {
@@ -80,7 +68,7 @@ type world struct {
 	t     *testing.T
 	path  string
 	key   seal.Key
-	clock *fakeClock
+	clock *testclock.Clock
 }
 
 func newWorld(t *testing.T) *world {
@@ -89,7 +77,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	return &world{t: t, path: filepath.Join(t.TempDir(), "t.db"), key: k,
-		clock: &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}}
+		clock: testclock.New(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))}
 }
 
 // instance starts one service over the world's database, like one process.

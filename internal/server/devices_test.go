@@ -229,7 +229,7 @@ func TestTTLZeroTurnsRememberDeviceOff(t *testing.T) {
 	remembered := on.rememberedLogin(u)
 
 	off := newEnv(t, same)
-	off.Clock.t = on.Clock.Now()
+	off.Clock.Set(on.Clock.Now())
 	c := off.pendingLogin(u.email)
 	off.Clock.Advance(30 * time.Second)
 	r := c.do("POST", "/api/2fa/verify", map[string]any{"method": "totp", "code": off.code(u.secret), "remember_device": true}).want(t, 200, "")

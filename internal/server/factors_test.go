@@ -444,7 +444,7 @@ func TestLockout(t *testing.T) {
 
 	t.Run("LockoutSurvivesRestart", func(t *testing.T) {
 		e2 := newEnv(t, func(o *options) { o.dbPath = dbPath })
-		e2.Clock.t = e.Clock.Now()
+		e2.Clock.Set(e.Clock.Now())
 		e2.pendingLogin("lock@example.com").verify("totp", e2.code(u.secret)).want(t, 429, "locked")
 	})
 
@@ -659,19 +659,19 @@ func TestKeyRotation(t *testing.T) {
 	u := e.enroll("rot@example.com")
 
 	mid := newEnv(t, func(o *options) { o.dbPath = dbPath; o.auth.Keys = ringOf(newKey, oldKey) })
-	mid.Clock.t = e.Clock.Now()
+	mid.Clock.Set(e.Clock.Now())
 	resealed, remaining, err := mid.Auth.RotateKeys(t.Context())
 	if err != nil || remaining != 0 || resealed < 2 {
 		t.Fatalf("RotateKeys: resealed %d remaining %d err %v; want >= 2 (secret, backup key), 0, nil", resealed, remaining, err)
 	}
 
 	after := newEnv(t, func(o *options) { o.dbPath = dbPath; o.auth.Keys = ringOf(newKey) })
-	after.Clock.t = e.Clock.Now().Add(time.Minute)
+	after.Clock.Set(e.Clock.Now().Add(time.Minute))
 	after.pendingLogin("rot@example.com").verify("totp", after.code(u.secret)).want(t, 200, "")
 	after.pendingLogin("rot@example.com").verify("backup_code", u.codes[0]).want(t, 200, "")
 
 	stale := newEnv(t, func(o *options) { o.dbPath = dbPath; o.auth.Keys = ringOf(oldKey) })
-	stale.Clock.t = e.Clock.Now().Add(2 * time.Minute)
+	stale.Clock.Set(e.Clock.Now().Add(2 * time.Minute))
 	stale.pendingLogin("rot@example.com").verify("totp", stale.code(u.secret)).want(t, 500, "internal")
 	_ = auth.CodeInternal
 }

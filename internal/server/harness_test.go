@@ -27,21 +27,12 @@ import (
 	"github.com/twofold-auth/twofold/internal/ratelimit"
 	"github.com/twofold-auth/twofold/internal/seal"
 	"github.com/twofold-auth/twofold/internal/server"
+	"github.com/twofold-auth/twofold/internal/testclock"
 	"github.com/twofold-auth/twofold/internal/testdb"
 )
 
-// clock is a settable clock for tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// clock is a settable clock for the service.
+type clock = testclock.Clock
 
 // syncBuffer is a goroutine-safe log sink.
 type syncBuffer struct {
@@ -113,7 +104,7 @@ func newEnv(t testing.TB, mods ...func(*options)) *env {
 	db := testdb.Open(t, o.dbPath)
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	clk := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	reg := prometheus.NewRegistry()
 	m := server.NewMetrics(reg)
 	ao := o.auth

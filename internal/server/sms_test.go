@@ -421,12 +421,12 @@ func TestSMSKeyRotation(t *testing.T) {
 	e := newEnv(t, func(o *options) { o.dbPath = dbPath; o.auth.Keys = ringOf(oldKey) })
 	e.enrollSMS("rot@example.com", phone)
 	mid := newEnv(t, func(o *options) { o.dbPath = dbPath; o.auth.Keys = ringOf(newKey, oldKey) })
-	mid.Clock.t = e.Clock.Now()
+	mid.Clock.Set(e.Clock.Now())
 	if _, remaining, err := mid.Auth.RotateKeys(t.Context()); err != nil || remaining != 0 {
 		t.Fatalf("RotateKeys: remaining %d, err %v", remaining, err)
 	}
 	after := newEnv(t, func(o *options) { o.dbPath = dbPath; o.auth.Keys = ringOf(newKey) })
-	after.Clock.t = e.Clock.Now().Add(time.Minute)
+	after.Clock.Set(e.Clock.Now().Add(time.Minute))
 	p := after.pendingLogin("rot@example.com")
 	p.verify("sms", after.sendCode(p, phone)).want(t, 200, "")
 	_ = auth.CodeInternal

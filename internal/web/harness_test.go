@@ -15,7 +15,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +26,7 @@ import (
 	"github.com/twofold-auth/twofold/internal/pgtest"
 	"github.com/twofold-auth/twofold/internal/seal"
 	"github.com/twofold-auth/twofold/internal/server"
+	"github.com/twofold-auth/twofold/internal/testclock"
 	"github.com/twofold-auth/twofold/internal/testdb"
 	"github.com/twofold-auth/twofold/internal/totp"
 )
@@ -41,17 +41,7 @@ func TestMain(m *testing.M) {
 const pw = "correct horse battery staple"
 
 // clock is a settable clock for the service.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+type clock = testclock.Clock
 
 // site is the real twofold handler on 127.0.0.1, reached as
 // http://localhost:PORT (its public URL), with an injected clock.
@@ -108,7 +98,7 @@ func newSite(t testing.TB, mods ...func(*auth.Options)) *site {
 func newSiteWithDeviceTTL(t testing.TB, ttl time.Duration, mods ...func(*auth.Options)) *site {
 	t.Helper()
 	db := testdb.Open(t, testdb.New(t))
-	clk := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	outbox := t.TempDir() + "/outbox.jsonl"
 	k, err := seal.NewKey(rand.Reader)
 	if err != nil {
