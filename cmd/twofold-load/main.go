@@ -81,6 +81,7 @@ type options struct {
 	first       int
 	gen         int
 	genKind     string
+	usr1        bool
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -100,6 +101,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.first, "first", 0, "index of the first generated user to use (-gen, -imported)")
 	fs.IntVar(&o.gen, "gen", 0, "write an import file of this many users to stdout (for twofold user import) and exit")
 	fs.StringVar(&o.genKind, "gen-kind", "totp", "generated users: totp (with a TOTP secret each) or plain (password only)")
+	fs.BoolVar(&o.usr1, "usr1", false, "send SIGUSR1 to the -pid servers when set-up ends (a -tags pprof server with TWOFOLD_CPU_PROFILE_ON=usr1 then starts its CPU profile)")
 	fs.StringVar(&o.password, "password", "load-test password 1", "password of the load-test users")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: twofold-load [flags]\n\nDrives a running twofold server and reports throughput, latency and server cost.")
@@ -184,6 +186,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("set-up: %w", err)
 	}
 	rep := report{opts: o, setup: time.Since(setupStart)}
+	if o.usr1 {
+		for _, pid := range o.pids {
+			if p, err := os.FindProcess(pid); err == nil {
+				_ = p.Signal(syscall.SIGUSR1)
+			}
+		}
+	}
 	self, err := readProc(os.Getpid())
 	if err != nil {
 		return fmt.Errorf("read own cpu time: %w", err)

@@ -8,8 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -107,5 +110,24 @@ func TestClientsStopWhenPreparedWorkRunsOut(t *testing.T) {
 	report{opts: o, result: res}.print(&out)
 	if !strings.Contains(out.String(), "raise -users") {
 		t.Errorf("report does not say the run ran out of sessions:\n%s", out.String())
+	}
+}
+
+func TestUSR1IsSentToTheServersWhenSetUpEnds(t *testing.T) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR1)
+	defer signal.Stop(sig)
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served.Add(1) }))
+	defer srv.Close()
+	err := run(context.Background(), []string{"-url", srv.URL, "-c", "2", "-n", "20", "-d", "30s",
+		"-pid", strconv.Itoa(os.Getpid()), "-usr1"}, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select { // signals arrive asynchronously
+	case <-sig:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no SIGUSR1 after a run with -usr1 (%d requests served)", served.Load())
 	}
 }
