@@ -30,17 +30,26 @@ type totpAccount struct {
 	secret  []byte
 	pending auth.Session
 	user    auth.User
+	backup  []string // the account's backup codes
 }
 
 func newTOTPAccount(t *testing.T, wrap func(auth.Store) auth.Store, now func() time.Time) totpAccount {
 	t.Helper()
+	return newTOTPAccountWith(t, wrap, auth.Options{Now: now})
+}
+
+// newTOTPAccountWith is newTOTPAccount with the service's options (o.Now
+// is required).
+func newTOTPAccountWith(t *testing.T, wrap func(auth.Store) auth.Store, o auth.Options) totpAccount {
+	t.Helper()
+	now := o.Now
 	ctx := t.Context()
 	db := testdb.Open(t, testdb.New(t))
 	var store auth.Store = db
 	if wrap != nil {
 		store = wrap(db)
 	}
-	svc, _ := newServiceOn(t, store, auth.Options{Now: now})
+	svc, _ := newServiceOn(t, store, o)
 	c := auth.Client{IP: "192.0.2.1"}
 	reg, err := svc.Register(ctx, c, "a@example.com", "the right password")
 	if err != nil {
@@ -58,7 +67,8 @@ func newTOTPAccount(t *testing.T, wrap func(auth.Store) auth.Store, now func() t
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.ConfirmTOTP(ctx, c, sess, u, totp.Code(secret, now(), totp.Default)); err != nil {
+	enabled, err := svc.ConfirmTOTP(ctx, c, sess, u, totp.Code(secret, now(), totp.Default))
+	if err != nil {
 		t.Fatal(err)
 	}
 	res, err := svc.Login(ctx, c, "a@example.com", "the right password")
@@ -69,7 +79,7 @@ func newTOTPAccount(t *testing.T, wrap func(auth.Store) auth.Store, now func() t
 	if err != nil {
 		t.Fatal(err)
 	}
-	return totpAccount{svc: svc, store: db, secret: secret, pending: pending, user: pu}
+	return totpAccount{svc: svc, store: db, secret: secret, pending: pending, user: pu, backup: enabled.BackupCodes}
 }
 
 // verify sends code for the pending session, as read into u.
@@ -219,5 +229,74 @@ func TestCodesWhileLockedMeanwhileAreLockedAlike(t *testing.T) {
 	}
 	if got := a.failures(t); got != 5 {
 		t.Errorf("failed attempts: got %d, want 5 (unchanged)", got)
+	}
+}
+
+// TestTwoRightCodesForOneSessionSignInOnce: two right codes sent at once
+// for one pending session (an app's next code, or a backup code, racing
+// the current one). The second request read the session before the first
+// rotated it; its code must then not be used up and no second success
+// recorded: using the code and rotating the session are one write.
+func TestTwoRightCodesForOneSessionSignInOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		method string
+		code   func(a totpAccount, now time.Time) string
+	}{
+		{"NextAppCode", auth.MethodTOTP, func(a totpAccount, now time.Time) string {
+			return totp.Code(a.secret, now.Add(30*time.Second), totp.Default) // the next step, accepted within the skew
+		}},
+		{"BackupCode", auth.MethodBackupCode, func(a totpAccount, _ time.Time) string { return a.backup[0] }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+			// One step either side is accepted, so two app codes are right at once.
+			a := newTOTPAccountWith(t, nil, auth.Options{Now: func() time.Time { return now }, TOTPSkew: 1})
+			now = now.Add(30 * time.Second) // past the step that confirmed the app
+			ctx := t.Context()
+			c := auth.Client{IP: "192.0.2.1"}
+			before, err := a.store.TOTPAuthenticators(ctx, a.user.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			second := tc.code(a, now)
+			// The first request wins and rotates the session.
+			if err := a.verify(t, a.user, totp.Code(a.secret, now, totp.Default)); err != nil {
+				t.Fatalf("first right code: %v", err)
+			}
+			after, err := a.store.TOTPAuthenticators(ctx, a.user.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			left, err := a.store.BackupCodesRemaining(ctx, a.user.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The second request, with the session and user as it read them.
+			_, err = a.svc.VerifySecondFactor(ctx, c, a.pending, a.user, tc.method, second)
+			if err == nil {
+				t.Fatal("second right code for the same session succeeded too")
+			}
+			if code := auth.ErrorCode(err); code != auth.CodeInvalidCode && code != auth.CodeUnauthenticated {
+				t.Fatalf("second right code: got %v, want invalid_code or unauthenticated", err)
+			}
+			if got := a.events(t, auth.Event2FASucceeded); got != 1 {
+				t.Errorf("2fa.succeeded events: got %d, want 1", got)
+			}
+			if got := a.events(t, auth.EventBackupCodeUsed); got != 0 {
+				t.Errorf("backup_code.used events: got %d, want 0", got)
+			}
+			final, err := a.store.TOTPAuthenticators(ctx, a.user.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if final[0].LastStep != after[0].LastStep || after[0].LastStep <= before[0].LastStep {
+				t.Errorf("last step: %d before, %d after the first code, %d after the second; the second must not use its step",
+					before[0].LastStep, after[0].LastStep, final[0].LastStep)
+			}
+			if n, err := a.store.BackupCodesRemaining(ctx, a.user.ID); err != nil || n != left {
+				t.Errorf("backup codes left: got %d (%v), want %d: the second must not use its code", n, err, left)
+			}
+		})
 	}
 }

@@ -173,15 +173,19 @@ func (s *Service) VerifySecondFactor(ctx context.Context, c Client, sess Session
 // nothing changed since the read, and otherwise claimed first as above.
 //
 // rotate, when not nil, is the session rotation that goes with a success:
-// rotated says whether it was made (in the same write as a TOTP success);
-// otherwise the caller rotates.
+// rotated says whether it was made, in the same write as the code was used
+// up (an app's code, a backup code), so that of two right codes sent at
+// once for one session only one is used up and succeeds; otherwise the
+// caller rotates.
 func (s *Service) checkSecondFactor(ctx context.Context, c Client, sess Session, u User, method, code, purpose string, rotate *SessionRotation) (rotated bool, err error) {
 	var check func(context.Context, Client, User, string) (bool, error)
 	switch method {
 	case MethodTOTP:
 		// below, with the authenticators
 	case MethodBackupCode:
-		check = s.checkBackupCode
+		check = func(ctx context.Context, c Client, u User, code string) (bool, error) {
+			return s.checkBackupCode(ctx, c, u, code, rotate)
+		}
 	case MethodSMS:
 		check = func(ctx context.Context, _ Client, _ User, code string) (bool, error) {
 			return s.checkSMS(ctx, sess, code)
@@ -202,7 +206,8 @@ func (s *Service) checkSecondFactor(ctx context.Context, c Client, sess Session,
 	if !slices.Contains(methods, method) {
 		return false, Errorf(CodeInvalidRequest, "%s is not a second factor of this account", method)
 	}
-	return false, s.attempt(ctx, c, u, method, purpose, func() (bool, error) { return check(ctx, c, u, code) })
+	err = s.attempt(ctx, c, u, method, purpose, func() (bool, error) { return check(ctx, c, u, code) })
+	return err == nil && method == MethodBackupCode && rotate != nil, err
 }
 
 // totpAttempt is checkSecondFactor for an authenticator app's code.
@@ -252,7 +257,8 @@ func (s *Service) totpAttempt(ctx context.Context, c Client, sess Session, u Use
 	// The user as read is stale now: the claim starts from a fresh read, so
 	// a right code costs what a wrong one does when the account was locked
 	// meanwhile (one lost write, one read, then locked).
-	return false, s.claimedAttempt(ctx, c, u, true, MethodTOTP, purpose, func() (bool, error) { return s.useTOTPStep(ctx, matches) })
+	err = s.claimedAttempt(ctx, c, u, true, MethodTOTP, purpose, func() (bool, error) { return s.useTOTPStep(ctx, matches, rotate) })
+	return err == nil && rotate != nil, err
 }
 
 // attempt runs one second-factor check under the lockout rules of SPEC §4.
@@ -467,10 +473,11 @@ func (s *Service) totpMatches(auths []TOTPAuthenticator, code string) ([]totpMat
 }
 
 // useTOTPStep uses up the first matched time step that no one else has
-// used meanwhile (at most once per authenticator, on any instance).
-func (s *Service) useTOTPStep(ctx context.Context, matches []totpMatch) (bool, error) {
+// used meanwhile (at most once per authenticator, on any instance), with
+// the session's rotation when rotate is not nil.
+func (s *Service) useTOTPStep(ctx context.Context, matches []totpMatch, rotate *SessionRotation) (bool, error) {
 	for _, m := range matches {
-		used, err := s.store.UseTOTPStep(ctx, m.id, m.step, s.now())
+		used, err := s.store.UseTOTPStep(ctx, m.id, m.step, s.now(), rotate)
 		if err != nil || used {
 			return used, err
 		}
@@ -478,8 +485,9 @@ func (s *Service) useTOTPStep(ctx context.Context, matches []totpMatch) (bool, e
 	return false, nil
 }
 
-// checkBackupCode uses up one of the user's backup codes.
-func (s *Service) checkBackupCode(ctx context.Context, c Client, u User, code string) (bool, error) {
+// checkBackupCode uses up one of the user's backup codes, with the
+// session's rotation when rotate is not nil.
+func (s *Service) checkBackupCode(ctx context.Context, c Client, u User, code string, rotate *SessionRotation) (bool, error) {
 	canon, ok := backupcode.Normalize(code)
 	if !ok {
 		return false, nil
@@ -488,7 +496,7 @@ func (s *Service) checkBackupCode(ctx context.Context, c Client, u User, code st
 	if err != nil {
 		return false, err
 	}
-	used, err := s.store.UseBackupCode(ctx, u.ID, backupcode.Hash(key, canon), s.now())
+	used, err := s.store.UseBackupCode(ctx, u.ID, backupcode.Hash(key, canon), s.now(), rotate)
 	if err != nil || !used {
 		return false, err
 	}

@@ -144,8 +144,11 @@ type Factors interface {
 	// TOTPAuthenticators lists a user's authenticators, oldest first.
 	TOTPAuthenticators(ctx context.Context, userID string) ([]TOTPAuthenticator, error)
 	// UseTOTPStep records step as used on authenticator id, only if it is
-	// later than every step used before. false when it is not (a replay).
-	UseTOTPStep(ctx context.Context, id string, step int64, at time.Time) (bool, error)
+	// later than every step used before, and, when rotate is not nil,
+	// rotates the session (as RotateSession) in the same write, all or
+	// nothing. false, with nothing changed, when the step is not later (a
+	// replay) or the session was rotated or removed meanwhile.
+	UseTOTPStep(ctx context.Context, id string, step int64, at time.Time, rotate *SessionRotation) (bool, error)
 	// SucceedTOTP is a success by authenticator app in one write, all or
 	// nothing: it uses up step on authenticator id of userID (as
 	// UseTOTPStep), clears the user's failure count and lockout while they
@@ -158,9 +161,12 @@ type Factors interface {
 
 	// ReplaceBackupCodes replaces a user's backup codes with hashes.
 	ReplaceBackupCodes(ctx context.Context, userID string, hashes []string, now time.Time) error
-	// UseBackupCode marks the user's unused code with this hash used. false
-	// when there is none (wrong or already used).
-	UseBackupCode(ctx context.Context, userID, hash string, at time.Time) (bool, error)
+	// UseBackupCode marks the user's unused code with this hash used and,
+	// when rotate is not nil, rotates the session (as RotateSession) in the
+	// same write, all or nothing. false, with nothing changed, when there is
+	// no such code (wrong or already used) or the session was rotated or
+	// removed meanwhile.
+	UseBackupCode(ctx context.Context, userID, hash string, at time.Time, rotate *SessionRotation) (bool, error)
 	// BackupCodesRemaining counts a user's unused backup codes.
 	BackupCodesRemaining(ctx context.Context, userID string) (int, error)
 

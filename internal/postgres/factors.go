@@ -131,10 +131,43 @@ func (db *DB) TOTPAuthenticators(ctx context.Context, userID string) ([]auth.TOT
 }
 
 // UseTOTPStep implements auth.Factors.
-func (db *DB) UseTOTPStep(ctx context.Context, id string, step int64, at time.Time) (bool, error) {
-	tag, err := db.pool.Exec(ctx,
+func (db *DB) UseTOTPStep(ctx context.Context, id string, step int64, at time.Time, rotate *auth.SessionRotation) (bool, error) {
+	return db.withRotation(ctx, "use totp step", rotate,
 		"UPDATE totp_authenticators SET last_step = $1, last_used_at = $2 WHERE id = $3 AND last_step < $1", step, micros(at), id)
-	return changed(tag, err, "use totp step")
+}
+
+// withRotation runs one conditional write alone, or, when rotate is not
+// nil, it and the session's rotation in one transaction, all or nothing
+// (the user's row locked first, as every writer that touches several of a
+// user's rows does). false when either changed no row.
+func (db *DB) withRotation(ctx context.Context, what string, rotate *auth.SessionRotation, query string, args ...any) (bool, error) {
+	if rotate == nil {
+		tag, err := db.pool.Exec(ctx, query, args...)
+		return changed(tag, err, what)
+	}
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", what, classify(err))
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	won, err := func() (bool, error) {
+		if err := lockUser(ctx, tx, rotate.Next.UserID); err != nil {
+			return false, err
+		}
+		tag, err := tx.Exec(ctx, query, args...)
+		if err != nil || tag.RowsAffected() == 0 {
+			return false, err
+		}
+		tag, err = tx.Exec(ctx, rotateSQL, rotateArgs(rotate.OldHash, rotate.Next)...)
+		return err == nil && tag.RowsAffected() > 0, err
+	}()
+	if err == nil && won {
+		err = tx.Commit(ctx)
+	}
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", what, classify(err))
+	}
+	return won, nil
 }
 
 // SucceedTOTP implements auth.Factors.
@@ -209,10 +242,9 @@ func replaceBackupCodes(ctx context.Context, tx pgx.Tx, userID string, hashes []
 }
 
 // UseBackupCode implements auth.Factors.
-func (db *DB) UseBackupCode(ctx context.Context, userID, hash string, at time.Time) (bool, error) {
-	tag, err := db.pool.Exec(ctx,
+func (db *DB) UseBackupCode(ctx context.Context, userID, hash string, at time.Time, rotate *auth.SessionRotation) (bool, error) {
+	return db.withRotation(ctx, "use backup code", rotate,
 		"UPDATE backup_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at = 0", micros(at), userID, hash)
-	return changed(tag, err, "use backup code")
 }
 
 // BackupCodesRemaining implements auth.Factors.

@@ -110,7 +110,7 @@ func BenchmarkBackupCodeWrong(b *testing.B) {
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	b.ReportAllocs()
 	for b.Loop() {
-		ok, err := db.UseBackupCode(ctx, "u000042", "not-a-code", now)
+		ok, err := db.UseBackupCode(ctx, "u000042", "not-a-code", now, nil)
 		if err != nil || ok {
 			b.Fatalf("wrong code: ok=%v err=%v", ok, err)
 		}

@@ -156,7 +156,7 @@ var sessionCases = []testCase{
 			addAuthenticator(t, s, newAuthenticator(id, "u1"), nil)
 		}
 		addAuthenticator(t, s, newAuthenticator("t3", "u2"), nil)
-		_, err = s.UseTOTPStep(ctx(t), "t2", 150, t0.Add(time.Minute))
+		_, err = s.UseTOTPStep(ctx(t), "t2", 150, t0.Add(time.Minute), nil)
 		must(t, "use a step", err)
 		sess, u, auths, err := s.SessionAndUser(ctx(t), "hash1")
 		must(t, "session and user", err)

@@ -72,7 +72,7 @@ var concurrencyCases = []testCase{
 		addUser(t, s, "u1")
 		addAuthenticator(t, s, newAuthenticator("t1", "u1"), nil)
 		oks, errs := concurrently(racers, func(int) (bool, error) {
-			return s.UseTOTPStep(ctx(t), "t1", 101, t0)
+			return s.UseTOTPStep(ctx(t), "t1", 101, t0, nil)
 		})
 		wantOneTrue(t, "use step 101", oks, errs)
 	}},
@@ -92,7 +92,7 @@ var concurrencyCases = []testCase{
 		addUser(t, s, "u1")
 		must(t, "replace backup codes", s.ReplaceBackupCodes(ctx(t), "u1", []string{"a", "b"}, t0))
 		oks, errs := concurrently(racers, func(int) (bool, error) {
-			return s.UseBackupCode(ctx(t), "u1", "a", t0)
+			return s.UseBackupCode(ctx(t), "u1", "a", t0, nil)
 		})
 		wantOneTrue(t, "use code a", oks, errs)
 		wantInt(t, "remaining", remaining(t, s, "u1"), 1)
@@ -229,7 +229,7 @@ var concurrencyCases = []testCase{
 		for set := range sets {
 			used := 0
 			for i := range size {
-				ok, err := s.UseBackupCode(ctx(t), "u1", code(set, i), t0)
+				ok, err := s.UseBackupCode(ctx(t), "u1", code(set, i), t0, nil)
 				must(t, "use backup code", err)
 				if ok {
 					used++

@@ -189,9 +189,9 @@ var totpCases = []testCase{
 		}
 		wantAuthenticator(t, as[0], a)
 		wantInt(t, "backup codes remaining", remaining(t, s, "u1"), 3)
-		ok, err := s.UseBackupCode(ctx(t), "u1", "old1", t0)
+		ok, err := s.UseBackupCode(ctx(t), "u1", "old1", t0, nil)
 		wantBool(t, "use a replaced code", ok, err, false)
-		ok, err = s.UseBackupCode(ctx(t), "u1", "h2", t0)
+		ok, err = s.UseBackupCode(ctx(t), "u1", "h2", t0, nil)
 		wantBool(t, "use a new code", ok, err, true)
 	}},
 	{"ConfirmTOTP with nil backup hashes leaves backup codes", func(t *testing.T, s auth.Store) {
@@ -268,7 +268,7 @@ var totpCases = []testCase{
 			step int64
 			want bool
 		}{{100, false}, {99, false}, {101, true}, {101, false}, {100, false}, {105, true}} {
-			ok, err := s.UseTOTPStep(ctx(t), "t1", c.step, at)
+			ok, err := s.UseTOTPStep(ctx(t), "t1", c.step, at, nil)
 			wantBool(t, fmt.Sprintf("use step %d", c.step), ok, err, c.want)
 		}
 		as, err := s.TOTPAuthenticators(ctx(t), "u1")
@@ -280,7 +280,7 @@ var totpCases = []testCase{
 			t.Errorf("last step: got %d, want 105", as[0].LastStep)
 		}
 		wantTime(t, "last used at", as[0].LastUsedAt, at)
-		ok, err := s.UseTOTPStep(ctx(t), "nope", 1000, at)
+		ok, err := s.UseTOTPStep(ctx(t), "nope", 1000, at, nil)
 		wantBool(t, "use step on unknown authenticator", ok, err, false)
 	}},
 	{"SucceedTOTP is all or nothing", func(t *testing.T, s auth.Store) {
@@ -348,6 +348,58 @@ var totpCases = []testCase{
 		wantBool(t, "succeed again with the same step", ok, err, false)
 		wantIDs(t, "events after a replay", events(), []string{"e1"})
 	}},
+	{"UseTOTPStep and UseBackupCode with a session rotation are all or nothing", func(t *testing.T, s auth.Store) {
+		addUser(t, s, "u1")
+		addAuthenticator(t, s, newAuthenticator("t1", "u1"), nil) // last step 100
+		must(t, "replace backup codes", s.ReplaceBackupCodes(ctx(t), "u1", []string{"a", "b"}, t0))
+		addSession(t, s, newSession("s1", "u1", "h1"))
+		at := t0.Add(time.Minute)
+		rotation := func(old, hash string) *auth.SessionRotation {
+			next := newSession("s1", "u1", hash)
+			next.State, next.AuthAt, next.LastSeenAt = auth.StateAuthenticated, at, at
+			return &auth.SessionRotation{OldHash: old, Next: next}
+		}
+		lastStep := func() int64 {
+			as, err := s.TOTPAuthenticators(ctx(t), "u1")
+			must(t, "list authenticators", err)
+			return as[0].LastStep
+		}
+		remaining := func() int {
+			n, err := s.BackupCodesRemaining(ctx(t), "u1")
+			must(t, "count backup codes", err)
+			return n
+		}
+
+		// A session rotated meanwhile: nothing is used up.
+		ok, err := s.UseTOTPStep(ctx(t), "t1", 101, at, rotation("stale", "h2"))
+		wantBool(t, "use a step with a stale session rotation", ok, err, false)
+		wantInt(t, "last step after a lost rotation", int(lastStep()), 100)
+		ok, err = s.UseBackupCode(ctx(t), "u1", "a", at, rotation("stale", "h2"))
+		wantBool(t, "use a backup code with a stale session rotation", ok, err, false)
+		wantInt(t, "backup codes left after a lost rotation", remaining(), 2)
+		// A used step or code: the session is not rotated.
+		ok, err = s.UseTOTPStep(ctx(t), "t1", 100, at, rotation("h1", "h2"))
+		wantBool(t, "use a used step with a rotation", ok, err, false)
+		ok, err = s.UseBackupCode(ctx(t), "u1", "wrong", at, rotation("h1", "h2"))
+		wantBool(t, "use a wrong backup code with a rotation", ok, err, false)
+		_, err = s.SessionByTokenHash(ctx(t), "h1")
+		must(t, "session after lost uses", err)
+
+		// Both hold: both happen.
+		ok, err = s.UseTOTPStep(ctx(t), "t1", 101, at, rotation("h1", "h2"))
+		wantBool(t, "use a step with a rotation", ok, err, true)
+		wantInt(t, "last step", int(lastStep()), 101)
+		rotated, err := s.SessionByTokenHash(ctx(t), "h2")
+		must(t, "rotated session", err)
+		wantString(t, "rotated session state", string(rotated.State), string(auth.StateAuthenticated))
+		_, err = s.SessionByTokenHash(ctx(t), "h1")
+		wantIs(t, "old token hash after the rotation", err, auth.ErrNotFound)
+		ok, err = s.UseBackupCode(ctx(t), "u1", "a", at, rotation("h2", "h3"))
+		wantBool(t, "use a backup code with a rotation", ok, err, true)
+		wantInt(t, "backup codes left", remaining(), 1)
+		_, err = s.SessionByTokenHash(ctx(t), "h3")
+		must(t, "session rotated by a backup code", err)
+	}},
 	{"DeleteTOTP removes only the user's own authenticator", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
 		addUser(t, s, "u2")
@@ -392,24 +444,24 @@ var backupCases = []testCase{
 		must(t, "replace other user's", s.ReplaceBackupCodes(ctx(t), "u2", []string{"a", "z"}, t0))
 		wantInt(t, "remaining", remaining(t, s, "u1"), 3)
 
-		ok, err := s.UseBackupCode(ctx(t), "u1", "b", t0)
+		ok, err := s.UseBackupCode(ctx(t), "u1", "b", t0, nil)
 		wantBool(t, "use b", ok, err, true)
-		ok, err = s.UseBackupCode(ctx(t), "u1", "b", t0.Add(time.Second))
+		ok, err = s.UseBackupCode(ctx(t), "u1", "b", t0.Add(time.Second), nil)
 		wantBool(t, "use b again", ok, err, false)
-		ok, err = s.UseBackupCode(ctx(t), "u1", "wrong", t0)
+		ok, err = s.UseBackupCode(ctx(t), "u1", "wrong", t0, nil)
 		wantBool(t, "use a wrong code", ok, err, false)
-		ok, err = s.UseBackupCode(ctx(t), "u1", "z", t0)
+		ok, err = s.UseBackupCode(ctx(t), "u1", "z", t0, nil)
 		wantBool(t, "use another user's code", ok, err, false)
 		wantInt(t, "remaining after use", remaining(t, s, "u1"), 2)
 		wantInt(t, "other user's remaining", remaining(t, s, "u2"), 2)
 
 		must(t, "replace again", s.ReplaceBackupCodes(ctx(t), "u1", []string{"d", "b"}, t0))
 		wantInt(t, "remaining after replace", remaining(t, s, "u1"), 2)
-		ok, err = s.UseBackupCode(ctx(t), "u1", "a", t0)
+		ok, err = s.UseBackupCode(ctx(t), "u1", "a", t0, nil)
 		wantBool(t, "use a replaced code", ok, err, false)
-		ok, err = s.UseBackupCode(ctx(t), "u1", "b", t0)
+		ok, err = s.UseBackupCode(ctx(t), "u1", "b", t0, nil)
 		wantBool(t, "use b from the new set", ok, err, true)
-		ok, err = s.UseBackupCode(ctx(t), "u2", "a", t0)
+		ok, err = s.UseBackupCode(ctx(t), "u2", "a", t0, nil)
 		wantBool(t, "other user's a", ok, err, true)
 	}},
 	{"replacing with no codes removes them", func(t *testing.T, s auth.Store) {
@@ -423,7 +475,7 @@ var backupCases = []testCase{
 		must(t, "replace", s.ReplaceBackupCodes(ctx(t), "u1", []string{"a", "b"}, t0))
 		wantIs(t, "replace with a repeated hash", s.ReplaceBackupCodes(ctx(t), "u1", []string{"c", "c"}, t0), auth.ErrDuplicate)
 		wantInt(t, "remaining", remaining(t, s, "u1"), 2)
-		ok, err := s.UseBackupCode(ctx(t), "u1", "a", t0)
+		ok, err := s.UseBackupCode(ctx(t), "u1", "a", t0, nil)
 		wantBool(t, "use a code of the kept set", ok, err, true)
 	}},
 }

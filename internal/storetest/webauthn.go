@@ -88,7 +88,7 @@ var webauthnCases = []testCase{
 		wantInt(t, "remaining after adding without codes", remaining(t, s, "u1"), 1)
 		must(t, "add with codes", s.AddWebAuthnCredential(ctx(t), newCredential("w2", "u1"), []string{"a", "b", "c"}, t0, 20))
 		wantInt(t, "remaining after adding with codes", remaining(t, s, "u1"), 3)
-		ok, err := s.UseBackupCode(ctx(t), "u1", "old", t0)
+		ok, err := s.UseBackupCode(ctx(t), "u1", "old", t0, nil)
 		wantBool(t, "use an old code", ok, err, false)
 	}},
 	{"WebAuthnCredentials lists oldest first", func(t *testing.T, s auth.Store) {
