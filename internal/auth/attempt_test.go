@@ -236,7 +236,9 @@ func TestCodesWhileLockedMeanwhileAreLockedAlike(t *testing.T) {
 // for one pending session (an app's next code, or a backup code, racing
 // the current one). The second request read the session before the first
 // rotated it; its code must then not be used up and no second success
-// recorded: using the code and rotating the session are one write.
+// recorded (using the code and rotating the session are one write), and,
+// as its code was right, it is not a failure either: it is answered as a
+// session that is gone, and counts nothing.
 func TestTwoRightCodesForOneSessionSignInOnce(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -274,11 +276,14 @@ func TestTwoRightCodesForOneSessionSignInOnce(t *testing.T) {
 			}
 			// The second request, with the session and user as it read them.
 			_, err = a.svc.VerifySecondFactor(ctx, c, a.pending, a.user, tc.method, second)
-			if err == nil {
-				t.Fatal("second right code for the same session succeeded too")
+			if code := auth.ErrorCode(err); err == nil || code != auth.CodeUnauthenticated {
+				t.Fatalf("second right code for the same session: got %v, want unauthenticated", err)
 			}
-			if code := auth.ErrorCode(err); code != auth.CodeInvalidCode && code != auth.CodeUnauthenticated {
-				t.Fatalf("second right code: got %v, want invalid_code or unauthenticated", err)
+			if got := a.failures(t); got != 0 {
+				t.Errorf("failed attempts: got %d, want 0", got)
+			}
+			if got := a.events(t, auth.Event2FAFailed); got != 0 {
+				t.Errorf("2fa.failed events: got %d, want 0", got)
 			}
 			if got := a.events(t, auth.Event2FASucceeded); got != 1 {
 				t.Errorf("2fa.succeeded events: got %d, want 1", got)
@@ -298,5 +303,62 @@ func TestTwoRightCodesForOneSessionSignInOnce(t *testing.T) {
 				t.Errorf("backup codes left: got %d (%v), want %d: the second must not use its code", n, err, left)
 			}
 		})
+	}
+}
+
+// TestRightCodeLosingTheRotationDoesNotLockOut: three failures, then two
+// right codes race for one pending session, each claimed before it is
+// used. The first claims the 4th attempt and signs in; the second, reading
+// 3, loses its claim, re-reads and claims the 5th, which starts a lockout;
+// its backup code is right but the session is rotated by then. It must
+// clear what it claimed, as a right code does, rather than leave a user
+// who just signed in locked out (and alerted).
+func TestRightCodeLosingTheRotationDoesNotLockOut(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	a := newTOTPAccountWith(t, nil, auth.Options{Now: func() time.Time { return now }, LockoutThreshold: 5})
+	now = now.Add(30 * time.Second)
+	ctx := t.Context()
+	for i := range 3 {
+		if err := a.verify(t, a.user, wrongCode(totp.Code(a.secret, now, totp.Default))); auth.ErrorCode(err) != auth.CodeInvalidCode {
+			t.Fatalf("wrong code %d: %v", i+1, err)
+		}
+	}
+	stale, err := a.store.UserByID(ctx, a.user.ID) // as both racers read it
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first racer claims the 4th attempt and rotates the session.
+	if ok, err := a.store.ClaimAttempt(ctx, a.user.ID, 3, time.Time{}, 4, time.Time{}); err != nil || !ok {
+		t.Fatalf("first racer's claim: %v %v", ok, err)
+	}
+	next := a.pending
+	next.TokenHash, next.State, next.AuthAt, next.LastSeenAt = "first racer's token", auth.StateAuthenticated, now, now
+	if err := a.store.RotateSession(ctx, a.pending.TokenHash, next); err != nil {
+		t.Fatal(err)
+	}
+	left, err := a.store.BackupCodesRemaining(ctx, a.user.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second racer, with a right backup code.
+	_, err = a.svc.VerifySecondFactor(ctx, auth.Client{IP: "192.0.2.1"}, a.pending, stale, auth.MethodBackupCode, a.backup[0])
+	if auth.ErrorCode(err) != auth.CodeUnauthenticated {
+		t.Fatalf("second racer's right code: got %v, want unauthenticated", err)
+	}
+	u, err := a.store.UserByID(ctx, a.user.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.FailedAttempts != 0 || u.LockedUntil.After(now) {
+		t.Errorf("after a right code: %d failed attempts, locked until %v; want 0, unlocked", u.FailedAttempts, u.LockedUntil)
+	}
+	if got := a.events(t, auth.Event2FALocked); got != 0 {
+		t.Errorf("2fa.locked events: got %d, want 0", got)
+	}
+	if got := a.events(t, auth.Event2FAFailed); got != 3 {
+		t.Errorf("2fa.failed events: got %d, want 3 (the wrong codes')", got)
+	}
+	if n, err := a.store.BackupCodesRemaining(ctx, a.user.ID); err != nil || n != left {
+		t.Errorf("backup codes left: got %d (%v), want %d", n, err, left)
 	}
 }

@@ -61,6 +61,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrDuplicate: a unique constraint refused the row.
 	ErrDuplicate = errors.New("duplicate")
+	// ErrSessionRotated: a write that was to rotate a session found its
+	// token hash changed (rotated or removed meanwhile) and changed nothing.
+	ErrSessionRotated = errors.New("session rotated or removed meanwhile")
 	// ErrUnavailable wraps a store error caused by an unreachable database.
 	ErrUnavailable = errors.New("database unavailable")
 )

@@ -142,16 +142,13 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Client, sess Session, u Use
 // session and, on success, makes the session authenticated under a new
 // token. Codes: invalid_request, invalid_code, locked, rate_limited, unauthenticated.
 func (s *Service) VerifySecondFactor(ctx context.Context, c Client, sess Session, u User, method, code string) (string, error) {
-	// The new token is made up front so that a TOTP success can rotate the
-	// session in the same write.
-	tok, hash, err := s.newToken()
+	// The new token is made up front so that using a code up and rotating
+	// the session are one write.
+	tok, rotation, err := s.rotation(ctx, sess)
 	if err != nil {
-		return "", s.internal(ctx, "new session token", err)
+		return "", err
 	}
-	now := s.now()
-	next := sess
-	next.TokenHash, next.State, next.AuthAt, next.LastSeenAt = hash, StateAuthenticated, now, now
-	rotated, err := s.checkSecondFactor(ctx, c, sess, u, method, code, "login", &SessionRotation{OldHash: sess.TokenHash, Next: next})
+	rotated, err := s.checkSecondFactor(ctx, c, sess, u, method, code, "login", rotation)
 	if err != nil {
 		return "", err
 	}
@@ -206,7 +203,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, c Client, sess Session,
 	if !slices.Contains(methods, method) {
 		return false, Errorf(CodeInvalidRequest, "%s is not a second factor of this account", method)
 	}
-	err = s.attempt(ctx, c, u, method, purpose, func() (bool, error) { return check(ctx, c, u, code) })
+	err = s.attempt(ctx, c, u, method, purpose, func(ctx context.Context) (bool, error) { return check(ctx, c, u, code) })
 	return err == nil && method == MethodBackupCode && rotate != nil, err
 }
 
@@ -257,7 +254,7 @@ func (s *Service) totpAttempt(ctx context.Context, c Client, sess Session, u Use
 	// The user as read is stale now: the claim starts from a fresh read, so
 	// a right code costs what a wrong one does when the account was locked
 	// meanwhile (one lost write, one read, then locked).
-	err = s.claimedAttempt(ctx, c, u, true, MethodTOTP, purpose, func() (bool, error) { return s.useTOTPStep(ctx, matches, rotate) })
+	err = s.claimedAttempt(ctx, c, u, true, MethodTOTP, purpose, func(ctx context.Context) (bool, error) { return s.useTOTPStep(ctx, matches, rotate) })
 	return err == nil && rotate != nil, err
 }
 
@@ -265,7 +262,7 @@ func (s *Service) totpAttempt(ctx context.Context, c Client, sess Session, u Use
 // The attempt is counted (and, at the threshold, the account locked) before
 // the check runs, so concurrent guesses on any instance can never exceed the
 // threshold; a success then resets the count.
-func (s *Service) attempt(ctx context.Context, c Client, u User, method, purpose string, check func() (bool, error)) error {
+func (s *Service) attempt(ctx context.Context, c Client, u User, method, purpose string, check func(context.Context) (bool, error)) error {
 	if err := s.mayAttempt(c, u); err != nil {
 		return err
 	}
@@ -273,8 +270,15 @@ func (s *Service) attempt(ctx context.Context, c Client, u User, method, purpose
 }
 
 // claimedAttempt is attempt once mayAttempt has let it through; stale says
-// that u may have changed since it was read.
-func (s *Service) claimedAttempt(ctx context.Context, c Client, u User, stale bool, method, purpose string, check func() (bool, error)) error {
+// that u may have changed since it was read. check gets a context that
+// does not end when the client hangs up.
+//
+// A check that finds the code right but the session rotated meanwhile
+// (ErrSessionRotated: a concurrent right code signed in first) used
+// nothing up: the attempt is not a failure, so its count is cleared as a
+// success's would be, nothing is recorded, and the answer is that of a
+// session that is gone.
+func (s *Service) claimedAttempt(ctx context.Context, c Client, u User, stale bool, method, purpose string, check func(context.Context) (bool, error)) error {
 	n, until, _, err := s.claimAttempt(ctx, u, stale, nil)
 	if err != nil {
 		return err
@@ -282,22 +286,33 @@ func (s *Service) claimedAttempt(ctx context.Context, c Client, u User, stale bo
 	// The attempt is counted: finish it (events, alert, reset) even if the
 	// client hangs up now.
 	ctx = context.WithoutCancel(ctx)
-	ok, err := check()
+	ok, err := check(ctx)
+	if errors.Is(err, ErrSessionRotated) {
+		s.resetAttempts(ctx, u.ID, n, until)
+		return errUnauthenticated
+	}
 	if err != nil {
 		return s.internal(ctx, "check "+method, err)
 	}
 	if ok {
-		// Reset only what this attempt claimed: failures others claimed since
-		// (an attacker racing a real login) still count.
-		if err := s.store.ResetAttempts(ctx, u.ID, n, until); err != nil {
-			return s.internal(ctx, "reset attempts", err)
-		}
+		s.resetAttempts(ctx, u.ID, n, until)
 		s.record(ctx, c, Event2FASucceeded, u.ID, map[string]any{"method": method, "purpose": purpose})
 		return nil
 	}
 	s.storeEvents(ctx, s.failureEvents(c, u, method, purpose, n))
 	s.failed(ctx, c, u, n)
 	return errInvalidCode
+}
+
+// resetAttempts clears the count after a right code, but only what this
+// attempt claimed (n, until): failures others claimed since (an attacker
+// racing a real login) still count. A failure is logged, not returned: the
+// code is used up and the session may be rotated already, so the sign-in
+// stands.
+func (s *Service) resetAttempts(ctx context.Context, userID string, n int, until time.Time) {
+	if err := s.store.ResetAttempts(ctx, userID, n, until); err != nil {
+		s.log.ErrorContext(ctx, "reset attempts", "user_id", userID, "err", err)
+	}
 }
 
 // storeEvents appends events made earlier; a failure is logged.
@@ -477,7 +492,7 @@ func (s *Service) totpMatches(auths []TOTPAuthenticator, code string) ([]totpMat
 // the session's rotation when rotate is not nil.
 func (s *Service) useTOTPStep(ctx context.Context, matches []totpMatch, rotate *SessionRotation) (bool, error) {
 	for _, m := range matches {
-		used, err := s.store.UseTOTPStep(ctx, m.id, m.step, s.now(), rotate)
+		used, err := s.store.UseTOTPStep(ctx, m.id, m.step, s.now(), rotate) // ErrSessionRotated ends it too
 		if err != nil || used {
 			return used, err
 		}
@@ -621,11 +636,33 @@ func (s *Service) Reauthenticate(ctx context.Context, c Client, sess Session, u 
 		if method == "" || code == "" {
 			return "", Errorf(CodeInvalidRequest, "this account has two-factor sign-in: method and code are required")
 		}
-		if _, err := s.checkSecondFactor(ctx, c, sess, u, method, code, "reauthenticate", nil); err != nil {
+		// As at sign-in: the code is used up in the rotation's write.
+		tok, rotation, err := s.rotation(ctx, sess)
+		if err != nil {
 			return "", err
+		}
+		rotated, err := s.checkSecondFactor(ctx, c, sess, u, method, code, "reauthenticate", rotation)
+		if err != nil {
+			return "", err
+		}
+		if rotated {
+			return tok, nil
 		}
 	}
 	return s.rotate(ctx, sess, StateAuthenticated)
+}
+
+// rotation is sess made authenticated now under a new token: the token,
+// and the rotation that stores it (see RotateSession).
+func (s *Service) rotation(ctx context.Context, sess Session) (string, *SessionRotation, error) {
+	tok, hash, err := s.newToken()
+	if err != nil {
+		return "", nil, s.internal(ctx, "new session token", err)
+	}
+	now := s.now()
+	next := sess
+	next.TokenHash, next.State, next.AuthAt, next.LastSeenAt = hash, StateAuthenticated, now, now
+	return tok, &SessionRotation{OldHash: sess.TokenHash, Next: next}, nil
 }
 
 // requireRecent refuses changes from a session whose last password or

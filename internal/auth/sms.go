@@ -187,7 +187,7 @@ func (s *Service) ConfirmSMS(ctx context.Context, c Client, sess Session, u User
 	if strings.TrimSpace(code) == "" || len(code) > 64 {
 		return Enabled{}, Errorf(CodeInvalidRequest, "code is required")
 	}
-	err = s.attempt(ctx, c, u, MethodSMS, "sms_setup", func() (bool, error) {
+	err = s.attempt(ctx, c, u, MethodSMS, "sms_setup", func(ctx context.Context) (bool, error) {
 		phoneID, ok, err := s.useSMSCode(ctx, sess, smsPurposeSetup, code)
 		return ok && phoneID == p.ID, err
 	})

@@ -147,7 +147,8 @@ type Factors interface {
 	// later than every step used before, and, when rotate is not nil,
 	// rotates the session (as RotateSession) in the same write, all or
 	// nothing. false, with nothing changed, when the step is not later (a
-	// replay) or the session was rotated or removed meanwhile.
+	// replay); ErrSessionRotated, with nothing changed, when it is but the
+	// session was rotated or removed meanwhile.
 	UseTOTPStep(ctx context.Context, id string, step int64, at time.Time, rotate *SessionRotation) (bool, error)
 	// SucceedTOTP is a success by authenticator app in one write, all or
 	// nothing: it uses up step on authenticator id of userID (as
@@ -164,8 +165,9 @@ type Factors interface {
 	// UseBackupCode marks the user's unused code with this hash used and,
 	// when rotate is not nil, rotates the session (as RotateSession) in the
 	// same write, all or nothing. false, with nothing changed, when there is
-	// no such code (wrong or already used) or the session was rotated or
-	// removed meanwhile.
+	// no such code (wrong or already used); ErrSessionRotated, with nothing
+	// changed, when there is but the session was rotated or removed
+	// meanwhile.
 	UseBackupCode(ctx context.Context, userID, hash string, at time.Time, rotate *SessionRotation) (bool, error)
 	// BackupCodesRemaining counts a user's unused backup codes.
 	BackupCodesRemaining(ctx context.Context, userID string) (int, error)

@@ -339,7 +339,7 @@ func (s *Service) FinishWebAuthnLogin(ctx context.Context, c Client, sess Sessio
 		// Like /api/2fa/verify with a method the account lacks: not an attempt.
 		return "", Errorf(CodeInvalidRequest, "this account has no security key")
 	}
-	err = s.attempt(ctx, c, u, MethodWebAuthn, "login", func() (bool, error) {
+	err = s.attempt(ctx, c, u, MethodWebAuthn, "login", func(ctx context.Context) (bool, error) {
 		ch, ok, err := s.takeChallenge(ctx, sessionOwner(sess), ChallengeLogin, parsed)
 		if !ok || err != nil {
 			return false, err
@@ -443,7 +443,7 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, c Client, ceremonyToke
 		s.log.InfoContext(ctx, "passkey assertion refused uncounted: bad signature", "user_id", u.ID)
 		return Registered{}, errKeyNotVerified
 	}
-	err = s.attempt(ctx, c, u, MethodWebAuthn, "passkey_login", func() (bool, error) {
+	err = s.attempt(ctx, c, u, MethodWebAuthn, "passkey_login", func(ctx context.Context) (bool, error) {
 		return s.checkAssertion(ctx, c, u, ch, parsed)
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -139,7 +140,8 @@ func (db *DB) UseTOTPStep(ctx context.Context, id string, step int64, at time.Ti
 // withRotation runs one conditional write alone, or, when rotate is not
 // nil, it and the session's rotation in one transaction, all or nothing
 // (the user's row locked first, as every writer that touches several of a
-// user's rows does). false when either changed no row.
+// user's rows does): false when the write changed no row,
+// ErrSessionRotated when it would have but the rotation changed none.
 func (db *DB) withRotation(ctx context.Context, what string, rotate *auth.SessionRotation, query string, args ...any) (bool, error) {
 	if rotate == nil {
 		tag, err := db.pool.Exec(ctx, query, args...)
@@ -159,8 +161,14 @@ func (db *DB) withRotation(ctx context.Context, what string, rotate *auth.Sessio
 			return false, err
 		}
 		tag, err = tx.Exec(ctx, rotateSQL, rotateArgs(rotate.OldHash, rotate.Next)...)
-		return err == nil && tag.RowsAffected() > 0, err
+		if err == nil && tag.RowsAffected() == 0 {
+			return false, auth.ErrSessionRotated
+		}
+		return err == nil, err
 	}()
+	if errors.Is(err, auth.ErrSessionRotated) {
+		return false, err // the deferred rollback undoes the write
+	}
 	if err == nil && won {
 		err = tx.Commit(ctx)
 	}

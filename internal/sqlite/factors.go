@@ -104,18 +104,24 @@ func (db *DB) TOTPAuthenticators(ctx context.Context, userID string) ([]auth.TOT
 
 // UseTOTPStep implements auth.Factors.
 func (db *DB) UseTOTPStep(ctx context.Context, id string, step int64, at time.Time, rotate *auth.SessionRotation) (bool, error) {
-	res, err := db.withRotation(ctx, rotate, stmt{"UPDATE totp_authenticators SET last_step = ?, last_used_at = ? WHERE id = ? AND last_step < ?",
+	return db.withRotation(ctx, "use totp step", rotate, stmt{"UPDATE totp_authenticators SET last_step = ?, last_used_at = ? WHERE id = ? AND last_step < ?",
 		[]any{step, micros(at), id, step}})
-	return changed(res, err, "use totp step")
 }
 
-// withRotation runs st alone, or, when rotate is not nil, st and the
-// session's rotation as one all-or-nothing chain.
-func (db *DB) withRotation(ctx context.Context, rotate *auth.SessionRotation, st stmt) (sql.Result, error) {
+// withRotation runs the conditional write st alone, or, when rotate is
+// not nil, st and the session's rotation as one all-or-nothing chain:
+// false when st changed no row, ErrSessionRotated when it would have but
+// the rotation changed none.
+func (db *DB) withRotation(ctx context.Context, doing string, rotate *auth.SessionRotation, st stmt) (bool, error) {
 	if rotate == nil {
-		return db.write.ExecContext(ctx, st.query, st.args...)
+		res, err := db.write.ExecContext(ctx, st.query, st.args...)
+		return changed(res, err, doing)
 	}
-	return db.write.ExecChain(ctx, st, rotateSession(rotate.OldHash, rotate.Next))
+	res, err := db.write.ExecChain(ctx, st, rotateSession(rotate.OldHash, rotate.Next))
+	if err == nil && lostAt(res) == 1 {
+		return false, auth.ErrSessionRotated
+	}
+	return changed(res, err, doing)
 }
 
 // SucceedTOTP implements auth.Factors.
@@ -175,9 +181,8 @@ func replaceBackupCodes(ctx context.Context, tx *sql.Tx, userID string, hashes [
 
 // UseBackupCode implements auth.Factors.
 func (db *DB) UseBackupCode(ctx context.Context, userID, hash string, at time.Time, rotate *auth.SessionRotation) (bool, error) {
-	res, err := db.withRotation(ctx, rotate, stmt{"UPDATE backup_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at = 0",
+	return db.withRotation(ctx, "use backup code", rotate, stmt{"UPDATE backup_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at = 0",
 		[]any{micros(at), userID, hash}})
-	return changed(res, err, "use backup code")
 }
 
 // BackupCodesRemaining implements auth.Factors.

@@ -246,7 +246,7 @@ func chain(ctx context.Context, exec execer, stmts []stmt) (res sql.Result, lost
 			return nil, false, err
 		}
 		if n == 0 {
-			return noRows{}, true, nil
+			return noRows{lost: i}, true, nil
 		}
 		if i == 0 {
 			res = r
@@ -255,8 +255,18 @@ func chain(ctx context.Context, exec execer, stmts []stmt) (res sql.Result, lost
 	return res, false, nil
 }
 
-// noRows is the result of a chain that lost.
-type noRows struct{}
+// noRows is the result of a chain that lost: its statement lost (counted
+// from 0) changed no row.
+type noRows struct{ lost int }
+
+// lostAt is the index of the statement that changed no row in a chain that
+// lost, or -1 when res is not such a chain's.
+func lostAt(res sql.Result) int {
+	if nr, ok := res.(noRows); ok {
+		return nr.lost
+	}
+	return -1
+}
 
 func (noRows) LastInsertId() (int64, error) { return 0, nil }
 func (noRows) RowsAffected() (int64, error) { return 0, nil }

@@ -97,6 +97,32 @@ var concurrencyCases = []testCase{
 		wantOneTrue(t, "use code a", oks, errs)
 		wantInt(t, "remaining", remaining(t, s, "u1"), 1)
 	}},
+	{"right backup codes racing for one session rotation: one is used, the rest are left", func(t *testing.T, s auth.Store) {
+		addUser(t, s, "u1")
+		var codes []string
+		for i := range racers {
+			codes = append(codes, fmt.Sprintf("code%02d", i))
+		}
+		must(t, "replace backup codes", s.ReplaceBackupCodes(ctx(t), "u1", codes, t0))
+		addSession(t, s, newSession("s1", "u1", "h1"))
+		oks, errs := concurrently(racers, func(i int) (bool, error) {
+			next := newSession("s1", "u1", fmt.Sprintf("new%02d", i))
+			next.State, next.AuthAt, next.LastSeenAt = auth.StateAuthenticated, t0, t0
+			return s.UseBackupCode(ctx(t), "u1", codes[i], t0, &auth.SessionRotation{OldHash: "h1", Next: next})
+		})
+		wins := 0
+		for i, ok := range oks {
+			switch {
+			case ok && errs[i] == nil:
+				wins++
+			case !ok && errors.Is(errs[i], auth.ErrSessionRotated):
+			default:
+				t.Errorf("racer %d: got %v, %v; want true or ErrSessionRotated", i, ok, errs[i])
+			}
+		}
+		wantInt(t, "winners", wins, 1)
+		wantInt(t, "remaining", remaining(t, s, "u1"), racers-1)
+	}},
 	{"ClaimAttempt from the same observed state wins once", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
 		oks, errs := concurrently(racers, func(i int) (bool, error) {

@@ -370,13 +370,23 @@ var totpCases = []testCase{
 			return n
 		}
 
-		// A session rotated meanwhile: nothing is used up.
+		// A session rotated meanwhile: nothing is used up, and the error
+		// says the code was right.
 		ok, err := s.UseTOTPStep(ctx(t), "t1", 101, at, rotation("stale", "h2"))
-		wantBool(t, "use a step with a stale session rotation", ok, err, false)
+		wantIs(t, "use a step with a stale session rotation", err, auth.ErrSessionRotated)
+		if ok {
+			t.Error("use a step with a stale session rotation: got true")
+		}
 		wantInt(t, "last step after a lost rotation", int(lastStep()), 100)
 		ok, err = s.UseBackupCode(ctx(t), "u1", "a", at, rotation("stale", "h2"))
-		wantBool(t, "use a backup code with a stale session rotation", ok, err, false)
+		wantIs(t, "use a backup code with a stale session rotation", err, auth.ErrSessionRotated)
+		if ok {
+			t.Error("use a backup code with a stale session rotation: got true")
+		}
 		wantInt(t, "backup codes left after a lost rotation", remaining(), 2)
+		// A wrong code with a stale rotation is just wrong.
+		ok, err = s.UseBackupCode(ctx(t), "u1", "wrong", at, rotation("stale", "h2"))
+		wantBool(t, "use a wrong backup code with a stale session rotation", ok, err, false)
 		// A used step or code: the session is not rotated.
 		ok, err = s.UseTOTPStep(ctx(t), "t1", 100, at, rotation("h1", "h2"))
 		wantBool(t, "use a used step with a rotation", ok, err, false)
