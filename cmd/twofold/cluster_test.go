@@ -36,7 +36,8 @@ func TestMain(m *testing.M) {
 // binDir holds the binary built for the tests.
 var binDir string
 
-// binary builds cmd/twofold (once per test run) and returns its path.
+// binary builds cmd/twofold (once per test run) as a release is built
+// (releaseBuild) and returns its path.
 func binary(t *testing.T) string {
 	t.Helper()
 	exe, err := buildBinary()
@@ -46,6 +47,9 @@ func binary(t *testing.T) string {
 	return exe
 }
 
+// releaseBuild is the build command of docs/deploy.md (with CGO_ENABLED=0).
+var releaseBuild = []string{"build", "-trimpath"}
+
 var buildBinary = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "twofold-bin-")
 	if err != nil {
@@ -53,7 +57,9 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 	}
 	binDir = dir
 	exe := filepath.Join(dir, "twofold")
-	out, err := exec.Command("go", "build", "-o", exe, ".").CombinedOutput()
+	cmd := exec.Command("go", append(releaseBuild, "-o", exe, ".")...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", &buildError{out: string(out), err: err}
 	}
