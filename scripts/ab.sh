@@ -35,10 +35,10 @@ trap cleanup EXIT
 go build -o "$WORK/load" ./cmd/twofold-load
 build() { # build NAME REV
 	if [ "$2" = WORKTREE ]; then
-		go build -o "$WORK/twofold-$1" ./cmd/twofold
+		CGO_ENABLED=0 go build -trimpath -o "$WORK/twofold-$1" ./cmd/twofold
 	else
 		git worktree add -q --detach "$WORK/src-$1" "$2"
-		(cd "$WORK/src-$1" && go build -o "$WORK/twofold-$1" ./cmd/twofold)
+		(cd "$WORK/src-$1" && CGO_ENABLED=0 go build -trimpath -o "$WORK/twofold-$1" ./cmd/twofold)
 	fi
 }
 build a "$A"

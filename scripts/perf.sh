@@ -32,7 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$WORK/twofold" ./cmd/twofold
+CGO_ENABLED=0 go build -trimpath -o "$WORK/twofold" ./cmd/twofold # the release build (README)
 go build -o "$WORK/twofold-load" ./cmd/twofold-load
 LOAD=$WORK/twofold-load
 TF=$WORK/twofold
