@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"regexp"
 	"testing"
 	"time"
 
@@ -360,5 +361,82 @@ func TestRightCodeLosingTheRotationDoesNotLockOut(t *testing.T) {
 	}
 	if n, err := a.store.BackupCodesRemaining(ctx, a.user.ID); err != nil || n != left {
 		t.Errorf("backup codes left: got %d (%v), want %d", n, err, left)
+	}
+}
+
+// lastSMSCode is the 6-digit code in the newest SMS rec holds.
+func lastSMSCode(t *testing.T, rec *recorder) string {
+	t.Helper()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for i := len(rec.msgs) - 1; i >= 0; i-- {
+		if rec.msgs[i].Channel != "sms" {
+			continue
+		}
+		if code := regexp.MustCompile(`\b\d{6}\b`).FindString(rec.msgs[i].Body); code != "" {
+			return code
+		}
+	}
+	t.Fatal("no SMS with a code was sent")
+	return ""
+}
+
+// TestRightSMSCodeRacingAnAppCodeSignsInOnce: an SMS code too is used up
+// in the rotation's write, so when an app code signs the pending session in
+// first, the racing right SMS code is neither used up nor recorded as a
+// success, and counts nothing.
+func TestRightSMSCodeRacingAnAppCodeSignsInOnce(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	rec := &recorder{}
+	a := newTOTPAccountWith(t, nil, auth.Options{Now: func() time.Time { return now }, Notifier: rec})
+	ctx := t.Context()
+	c := auth.Client{IP: "192.0.2.1"}
+	// Sign in and add a phone.
+	now = now.Add(30 * time.Second)
+	tok, err := a.svc.VerifySecondFactor(ctx, c, a.pending, a.user, auth.MethodTOTP, totp.Code(a.secret, now, totp.Default))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, u, err := a.svc.Authenticate(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.svc.SetupSMS(ctx, c, sess, u, "+14155550123", "phone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.svc.ConfirmSMS(ctx, c, sess, u, lastSMSCode(t, rec)); err != nil {
+		t.Fatal(err)
+	}
+	// A new sign-in, with an SMS code sent to it.
+	now = now.Add(time.Minute)
+	res, err := a.svc.Login(ctx, c, "a@example.com", "the right password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending, pu, err := a.svc.Authenticate(ctx, res.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.svc.SendLoginCode(ctx, c, pending, pu, auth.MethodSMS); err != nil {
+		t.Fatal(err)
+	}
+	smsCode := lastSMSCode(t, rec)
+	succeeded := a.events(t, auth.Event2FASucceeded)
+	// The app code wins; the SMS code, with the session as it was read, loses.
+	if _, err := a.svc.VerifySecondFactor(ctx, c, pending, pu, auth.MethodTOTP, totp.Code(a.secret, now, totp.Default)); err != nil {
+		t.Fatalf("app code: %v", err)
+	}
+	_, err = a.svc.VerifySecondFactor(ctx, c, pending, pu, auth.MethodSMS, smsCode)
+	if auth.ErrorCode(err) != auth.CodeUnauthenticated {
+		t.Fatalf("racing SMS code: got %v, want unauthenticated", err)
+	}
+	if got := a.events(t, auth.Event2FASucceeded); got != succeeded+1 {
+		t.Errorf("2fa.succeeded events: got %d, want %d (the app code's only)", got, succeeded+1)
+	}
+	if got := a.failures(t); got != 0 {
+		t.Errorf("failed attempts: got %d, want 0", got)
+	}
+	if got := a.events(t, auth.Event2FAFailed); got != 0 {
+		t.Errorf("2fa.failed events: got %d, want 0", got)
 	}
 }

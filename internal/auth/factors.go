@@ -170,22 +170,22 @@ func (s *Service) VerifySecondFactor(ctx context.Context, c Client, sess Session
 // nothing changed since the read, and otherwise claimed first as above.
 //
 // rotate, when not nil, is the session rotation that goes with a success:
-// rotated says whether it was made, in the same write as the code was used
-// up (an app's code, a backup code), so that of two right codes sent at
-// once for one session only one is used up and succeeds; otherwise the
-// caller rotates.
+// it is made in the same write as the code is used up (an app's time step,
+// a backup code, an SMS code), so that of two right codes sent at once for
+// one session only one is used up and succeeds. rotated says whether it
+// was made; otherwise the caller rotates.
 func (s *Service) checkSecondFactor(ctx context.Context, c Client, sess Session, u User, method, code, purpose string, rotate *SessionRotation) (rotated bool, err error) {
-	var check func(context.Context, Client, User, string) (bool, error)
+	// A check uses its code up with the rotation (when not nil) in one
+	// write: a success has rotated the session exactly when rotate was given.
+	var check func(ctx context.Context, c Client, u User, code string, rotate *SessionRotation) (bool, error)
 	switch method {
 	case MethodTOTP:
 		// below, with the authenticators
 	case MethodBackupCode:
-		check = func(ctx context.Context, c Client, u User, code string) (bool, error) {
-			return s.checkBackupCode(ctx, c, u, code, rotate)
-		}
+		check = s.checkBackupCode
 	case MethodSMS:
-		check = func(ctx context.Context, _ Client, _ User, code string) (bool, error) {
-			return s.checkSMS(ctx, sess, code)
+		check = func(ctx context.Context, _ Client, _ User, code string, rotate *SessionRotation) (bool, error) {
+			return s.checkSMS(ctx, sess, code, rotate)
 		}
 	default:
 		return false, Errorf(CodeInvalidRequest, "method must be one of totp, backup_code, sms (security keys use the WebAuthn endpoints)")
@@ -203,8 +203,8 @@ func (s *Service) checkSecondFactor(ctx context.Context, c Client, sess Session,
 	if !slices.Contains(methods, method) {
 		return false, Errorf(CodeInvalidRequest, "%s is not a second factor of this account", method)
 	}
-	err = s.attempt(ctx, c, u, method, purpose, func(ctx context.Context) (bool, error) { return check(ctx, c, u, code) })
-	return err == nil && method == MethodBackupCode && rotate != nil, err
+	err = s.attempt(ctx, c, u, method, purpose, func(ctx context.Context) (bool, error) { return check(ctx, c, u, code, rotate) })
+	return err == nil && rotate != nil, err
 }
 
 // totpAttempt is checkSecondFactor for an authenticator app's code.

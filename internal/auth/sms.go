@@ -86,8 +86,11 @@ type SMSFactors interface {
 	PutSMSCode(ctx context.Context, c SMSCode) error
 	// UseSMSCode deletes the session's code if it has this purpose and hash
 	// and expires after now, returning its phone id: one statement, so a
-	// code succeeds once. ErrNotFound when there is no such code.
-	UseSMSCode(ctx context.Context, sessionID, purpose, hash string, now time.Time) (string, error)
+	// code succeeds once. ErrNotFound when there is no such code. When
+	// rotate is not nil the session is rotated (as RotateSession) in the
+	// same write, all or nothing: ErrSessionRotated, with nothing changed,
+	// when the code is there but the session was rotated or removed.
+	UseSMSCode(ctx context.Context, sessionID, purpose, hash string, now time.Time, rotate *SessionRotation) (string, error)
 	// ClaimSMSSend records a code sent to userID at `at`, unless a send is
 	// recorded at or after cooldownStart or max sends at or after
 	// windowStart (then false). Sends before windowStart are forgotten.
@@ -188,7 +191,7 @@ func (s *Service) ConfirmSMS(ctx context.Context, c Client, sess Session, u User
 		return Enabled{}, Errorf(CodeInvalidRequest, "code is required")
 	}
 	err = s.attempt(ctx, c, u, MethodSMS, "sms_setup", func(ctx context.Context) (bool, error) {
-		phoneID, ok, err := s.useSMSCode(ctx, sess, smsPurposeSetup, code)
+		phoneID, ok, err := s.useSMSCode(ctx, sess, smsPurposeSetup, code, nil)
 		return ok && phoneID == p.ID, err
 	})
 	if ErrorCode(err) == CodeInvalidCode {
@@ -321,8 +324,8 @@ func (s *Service) sendSMSCode(ctx context.Context, sess Session, u User, purpose
 }
 
 // checkSMS uses up the SMS code sent for this login attempt.
-func (s *Service) checkSMS(ctx context.Context, sess Session, code string) (bool, error) {
-	phoneID, ok, err := s.useSMSCode(ctx, sess, smsPurposeLogin, code)
+func (s *Service) checkSMS(ctx context.Context, sess Session, code string, rotate *SessionRotation) (bool, error) {
+	phoneID, ok, err := s.useSMSCode(ctx, sess, smsPurposeLogin, code, rotate)
 	if err != nil || !ok {
 		return false, err
 	}
@@ -332,7 +335,9 @@ func (s *Service) checkSMS(ctx context.Context, sess Session, code string) (bool
 	return true, nil
 }
 
-func (s *Service) useSMSCode(ctx context.Context, sess Session, purpose, code string) (string, bool, error) {
+// useSMSCode uses up the session's code for purpose, with the session's
+// rotation when rotate is not nil (ErrSessionRotated when that lost).
+func (s *Service) useSMSCode(ctx context.Context, sess Session, purpose, code string, rotate *SessionRotation) (string, bool, error) {
 	code = cleanCode(code)
 	if len(code) != 6 || strings.Trim(code, "0123456789") != "" {
 		return "", false, nil
@@ -341,7 +346,7 @@ func (s *Service) useSMSCode(ctx context.Context, sess Session, purpose, code st
 	if err != nil {
 		return "", false, err
 	}
-	phoneID, err := s.store.UseSMSCode(ctx, sess.ID, purpose, hash, s.now())
+	phoneID, err := s.store.UseSMSCode(ctx, sess.ID, purpose, hash, s.now(), rotate)
 	if errors.Is(err, ErrNotFound) {
 		return "", false, nil
 	}

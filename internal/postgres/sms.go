@@ -125,13 +125,32 @@ func (db *DB) PutSMSCode(ctx context.Context, c auth.SMSCode) error {
 
 // UseSMSCode implements auth.SMSFactors: one DELETE, so of concurrent
 // callers (on any instance) one gets the row.
-func (db *DB) UseSMSCode(ctx context.Context, sessionID, purpose, hash string, now time.Time) (string, error) {
+func (db *DB) UseSMSCode(ctx context.Context, sessionID, purpose, hash string, now time.Time, rotate *auth.SessionRotation) (string, error) {
+	const use = "DELETE FROM sms_codes WHERE session_id = $1 AND purpose = $2 AND code_hash = $3 AND expires_at > $4 RETURNING phone_id"
+	args := []any{sessionID, purpose, hash, micros(now)}
 	var phoneID string
-	err := db.pool.QueryRow(ctx,
-		"DELETE FROM sms_codes WHERE session_id = $1 AND purpose = $2 AND code_hash = $3 AND expires_at > $4 RETURNING phone_id",
-		sessionID, purpose, hash, micros(now)).Scan(&phoneID)
+	if rotate == nil {
+		if err := db.pool.QueryRow(ctx, use, args...).Scan(&phoneID); err != nil {
+			return "", fmt.Errorf("use sms code: %w", classify(err))
+		}
+		return phoneID, nil
+	}
+	err := db.tx(ctx, "use sms code", func(tx pgx.Tx) error {
+		// The user's row first, as every writer of several of a user's rows.
+		if err := lockUser(ctx, tx, rotate.Next.UserID); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, use, args...).Scan(&phoneID); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, rotateSQL, rotateArgs(rotate.OldHash, rotate.Next)...)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = auth.ErrSessionRotated
+		}
+		return err
+	})
 	if err != nil {
-		return "", fmt.Errorf("use sms code: %w", classify(err))
+		return "", err
 	}
 	return phoneID, nil
 }

@@ -121,13 +121,30 @@ func (db *DB) PutSMSCode(ctx context.Context, c auth.SMSCode) error {
 }
 
 // UseSMSCode implements auth.SMSFactors.
-func (db *DB) UseSMSCode(ctx context.Context, sessionID, purpose, hash string, now time.Time) (string, error) {
+func (db *DB) UseSMSCode(ctx context.Context, sessionID, purpose, hash string, now time.Time, rotate *auth.SessionRotation) (string, error) {
+	const use = "DELETE FROM sms_codes WHERE session_id = ? AND purpose = ? AND code_hash = ? AND expires_at > ? RETURNING phone_id"
+	args := []any{sessionID, purpose, hash, micros(now)}
 	var phoneID string
-	err := db.write.QueryRowContext(ctx,
-		"DELETE FROM sms_codes WHERE session_id = ? AND purpose = ? AND code_hash = ? AND expires_at > ? RETURNING phone_id",
-		sessionID, purpose, hash, micros(now)).Scan(&phoneID)
+	if rotate == nil {
+		if err := db.write.QueryRowContext(ctx, use, args...).Scan(&phoneID); err != nil {
+			return "", fmt.Errorf("use sms code: %w", classify(err))
+		}
+		return phoneID, nil
+	}
+	err := db.tx(ctx, "use sms code", func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, use, args...).Scan(&phoneID); err != nil {
+			return err
+		}
+		st := rotateSession(rotate.OldHash, rotate.Next)
+		res, err := tx.ExecContext(ctx, st.query, st.args...)
+		ok, err := changed(res, err, "rotate session")
+		if err == nil && !ok {
+			err = auth.ErrSessionRotated
+		}
+		return err
+	})
 	if err != nil {
-		return "", fmt.Errorf("use sms code: %w", classify(err))
+		return "", err
 	}
 	return phoneID, nil
 }

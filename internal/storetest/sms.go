@@ -63,7 +63,7 @@ var smsCases = []testCase{
 		if got := phoneIDs(t, s, "u1"); !slices.Equal(got, []string{"p2"}) {
 			t.Errorf("phones: got %v, want [p2]", got)
 		}
-		_, err := s.UseSMSCode(ctx(t), "s1", "login", "h", t0)
+		_, err := s.UseSMSCode(ctx(t), "s1", "login", "h", t0, nil)
 		wantIs(t, "use a code sent to the replaced phone", err, auth.ErrNotFound)
 	}},
 	{"A code is used once, before it expires, for its session and purpose only", func(t *testing.T, s auth.Store) {
@@ -72,18 +72,43 @@ var smsCases = []testCase{
 		addSession(t, s, newSession("s2", "u1", "th2"))
 		addPhone(t, s, "p1", "u1", nil)
 		must(t, "put code", s.PutSMSCode(ctx(t), smsCode("s1", "u1", "login", "p1", "h1")))
-		_, err := s.UseSMSCode(ctx(t), "s2", "login", "h1", t0)
+		_, err := s.UseSMSCode(ctx(t), "s2", "login", "h1", t0, nil)
 		wantIs(t, "use from another session", err, auth.ErrNotFound)
-		_, err = s.UseSMSCode(ctx(t), "s1", "setup", "h1", t0)
+		_, err = s.UseSMSCode(ctx(t), "s1", "setup", "h1", t0, nil)
 		wantIs(t, "use for another purpose", err, auth.ErrNotFound)
-		_, err = s.UseSMSCode(ctx(t), "s1", "login", "wrong", t0)
+		_, err = s.UseSMSCode(ctx(t), "s1", "login", "wrong", t0, nil)
 		wantIs(t, "use a wrong hash", err, auth.ErrNotFound)
-		_, err = s.UseSMSCode(ctx(t), "s1", "login", "h1", t0.Add(5*time.Minute))
+		_, err = s.UseSMSCode(ctx(t), "s1", "login", "h1", t0.Add(5*time.Minute), nil)
 		wantIs(t, "use at its expiry", err, auth.ErrNotFound)
-		phone, err := s.UseSMSCode(ctx(t), "s1", "login", "h1", t0.Add(5*time.Minute-time.Microsecond))
+		phone, err := s.UseSMSCode(ctx(t), "s1", "login", "h1", t0.Add(5*time.Minute-time.Microsecond), nil)
 		must(t, "use just before expiry", err)
 		wantString(t, "phone of the code", phone, "p1")
-		_, err = s.UseSMSCode(ctx(t), "s1", "login", "h1", t0)
+		_, err = s.UseSMSCode(ctx(t), "s1", "login", "h1", t0, nil)
+		wantIs(t, "use again", err, auth.ErrNotFound)
+	}},
+	{"A code used with the session's rotation: all or nothing", func(t *testing.T, s auth.Store) {
+		addUser(t, s, "u1")
+		addSession(t, s, newSession("s1", "u1", "th1"))
+		addPhone(t, s, "p1", "u1", nil)
+		must(t, "put code", s.PutSMSCode(ctx(t), smsCode("s1", "u1", "login", "p1", "h1")))
+		rotation := func(old, hash string) *auth.SessionRotation {
+			next := newSession("s1", "u1", hash)
+			next.State, next.AuthAt, next.LastSeenAt = auth.StateAuthenticated, t0, t0
+			return &auth.SessionRotation{OldHash: old, Next: next}
+		}
+		_, err := s.UseSMSCode(ctx(t), "s1", "login", "h1", t0, rotation("stale", "th2"))
+		wantIs(t, "use with a stale rotation", err, auth.ErrSessionRotated)
+		_, err = s.UseSMSCode(ctx(t), "s1", "login", "wrong", t0, rotation("th1", "th2"))
+		wantIs(t, "use a wrong code with a rotation", err, auth.ErrNotFound)
+		_, err = s.SessionByTokenHash(ctx(t), "th1")
+		must(t, "session after lost uses", err)
+		phone, err := s.UseSMSCode(ctx(t), "s1", "login", "h1", t0, rotation("th1", "th2"))
+		must(t, "use with a rotation (the code was kept by the lost rotation)", err)
+		wantString(t, "phone of the code", phone, "p1")
+		rotated, err := s.SessionByTokenHash(ctx(t), "th2")
+		must(t, "rotated session", err)
+		wantString(t, "rotated session state", string(rotated.State), string(auth.StateAuthenticated))
+		_, err = s.UseSMSCode(ctx(t), "s1", "login", "h1", t0, rotation("th2", "th3"))
 		wantIs(t, "use again", err, auth.ErrNotFound)
 	}},
 	{"A resend replaces the session's code", func(t *testing.T, s auth.Store) {
@@ -92,9 +117,9 @@ var smsCases = []testCase{
 		addPhone(t, s, "p1", "u1", nil)
 		must(t, "put first code", s.PutSMSCode(ctx(t), smsCode("s1", "u1", "login", "p1", "old")))
 		must(t, "put second code", s.PutSMSCode(ctx(t), smsCode("s1", "u1", "login", "p1", "new")))
-		_, err := s.UseSMSCode(ctx(t), "s1", "login", "old", t0)
+		_, err := s.UseSMSCode(ctx(t), "s1", "login", "old", t0, nil)
 		wantIs(t, "use the voided code", err, auth.ErrNotFound)
-		_, err = s.UseSMSCode(ctx(t), "s1", "login", "new", t0)
+		_, err = s.UseSMSCode(ctx(t), "s1", "login", "new", t0, nil)
 		must(t, "use the new code", err)
 	}},
 	{"Deleting a phone deletes its codes; deleting a session deletes its code", func(t *testing.T, s auth.Store) {
@@ -106,12 +131,12 @@ var smsCases = []testCase{
 		must(t, "put code s2", s.PutSMSCode(ctx(t), smsCode("s2", "u1", "login", "p1", "h2")))
 		must(t, "delete session s2", s.DeleteSession(ctx(t), "s2"))
 		must(t, "put the session back", s.CreateSession(ctx(t), newSession("s2", "u1", "th2")))
-		_, err := s.UseSMSCode(ctx(t), "s2", "login", "h2", t0)
+		_, err := s.UseSMSCode(ctx(t), "s2", "login", "h2", t0, nil)
 		wantIs(t, "use the code of a deleted session", err, auth.ErrNotFound)
 		wantIs(t, "delete another user's phone", s.DeleteSMSPhone(ctx(t), "u2", "p1"), auth.ErrNotFound)
 		must(t, "delete phone", s.DeleteSMSPhone(ctx(t), "u1", "p1"))
 		wantIs(t, "delete phone again", s.DeleteSMSPhone(ctx(t), "u1", "p1"), auth.ErrNotFound)
-		_, err = s.UseSMSCode(ctx(t), "s1", "login", "h1", t0)
+		_, err = s.UseSMSCode(ctx(t), "s1", "login", "h1", t0, nil)
 		wantIs(t, "use a code of a deleted phone", err, auth.ErrNotFound)
 	}},
 	{"DeleteSecondFactors removes phones, pending phones and codes", func(t *testing.T, s auth.Store) {
@@ -126,7 +151,7 @@ var smsCases = []testCase{
 		}
 		_, err := s.PendingSMS(ctx(t), "u1")
 		wantIs(t, "pending after delete", err, auth.ErrNotFound)
-		_, err = s.UseSMSCode(ctx(t), "s1", "login", "h1", t0)
+		_, err = s.UseSMSCode(ctx(t), "s1", "login", "h1", t0, nil)
 		wantIs(t, "code after delete", err, auth.ErrNotFound)
 	}},
 	{"TouchSMSPhone records the last use", func(t *testing.T, s auth.Store) {
@@ -343,7 +368,7 @@ var smsConcurrencyCases = []testCase{
 		addPhone(t, s, "p1", "u1", nil)
 		must(t, "put code", s.PutSMSCode(ctx(t), smsCode("s1", "u1", "login", "p1", "h1")))
 		oks, errs := concurrently(racers, func(int) (bool, error) {
-			_, err := s.UseSMSCode(ctx(t), "s1", "login", "h1", t0)
+			_, err := s.UseSMSCode(ctx(t), "s1", "login", "h1", t0, nil)
 			if errors.Is(err, auth.ErrNotFound) {
 				return false, nil
 			}
