@@ -440,3 +440,26 @@ func TestRightSMSCodeRacingAnAppCodeSignsInOnce(t *testing.T) {
 		t.Errorf("2fa.failed events: got %d, want 0", got)
 	}
 }
+
+// TestWrongCodeForARotatedSessionIsAFailure: a wrong code whose session was
+// rotated meanwhile is a counted failure like any wrong code; only a right
+// one may clear the count (as ErrSessionRotated does).
+func TestWrongCodeForARotatedSessionIsAFailure(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	a := newTOTPAccount(t, nil, func() time.Time { return now })
+	now = now.Add(30 * time.Second)
+	ctx := t.Context()
+	next := a.pending
+	next.TokenHash, next.State, next.AuthAt, next.LastSeenAt = "another request's token", auth.StateAuthenticated, now, now
+	if err := a.store.RotateSession(ctx, a.pending.TokenHash, next); err != nil {
+		t.Fatal(err)
+	}
+	wrong := "AAAA-BBBB" // not one of the account's backup codes
+	_, err := a.svc.VerifySecondFactor(ctx, auth.Client{IP: "192.0.2.1"}, a.pending, a.user, auth.MethodBackupCode, wrong)
+	if auth.ErrorCode(err) != auth.CodeInvalidCode {
+		t.Fatalf("wrong backup code: got %v, want invalid_code", err)
+	}
+	if got := a.failures(t); got != 1 {
+		t.Errorf("failed attempts: got %d, want 1", got)
+	}
+}

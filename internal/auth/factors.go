@@ -153,13 +153,15 @@ func (s *Service) VerifySecondFactor(ctx context.Context, c Client, sess Session
 		return "", err
 	}
 	if !rotated {
-		if tok, err = s.rotate(ctx, sess, StateAuthenticated); err != nil {
-			return "", err
-		}
+		return "", s.internal(ctx, "verify second factor", errNotRotated)
 	}
 	s.signedIn(ctx, c, u)
 	return tok, nil
 }
+
+// errNotRotated: a check succeeded without the rotation it was given (a
+// bug; refused rather than answered with a token that was never stored).
+var errNotRotated = errors.New("code accepted without the session's rotation")
 
 // checkSecondFactor is every second-factor attempt: lockout first, then the
 // per-IP limit, then a claimed attempt, then the code itself. A TOTP code is
@@ -306,9 +308,10 @@ func (s *Service) claimedAttempt(ctx context.Context, c Client, u User, stale bo
 
 // resetAttempts clears the count after a right code, but only what this
 // attempt claimed (n, until): failures others claimed since (an attacker
-// racing a real login) still count. A failure is logged, not returned: the
-// code is used up and the session may be rotated already, so the sign-in
-// stands.
+// racing a real login) still count. A failure is logged, not returned:
+// after a success the code is used up and the session rotated, so the
+// sign-in stands; after a right code that lost the rotation the answer is
+// 401 whatever the count.
 func (s *Service) resetAttempts(ctx context.Context, userID string, n int, until time.Time) {
 	if err := s.store.ResetAttempts(ctx, userID, n, until); err != nil {
 		s.log.ErrorContext(ctx, "reset attempts", "user_id", userID, "err", err)
@@ -602,7 +605,8 @@ func (s *Service) disable(ctx context.Context, c Client, u User, reason string) 
 
 // Reauthenticate renews a session's recent authentication with the password
 // and, when the user has one, a second factor; the session gets a new token.
-// Codes: invalid_request, invalid_credentials, invalid_code, locked, rate_limited.
+// Codes: invalid_request, invalid_credentials, invalid_code, locked,
+// rate_limited, unauthenticated (the session was rotated meanwhile).
 func (s *Service) Reauthenticate(ctx context.Context, c Client, sess Session, u User, password, method, code string) (string, error) {
 	if password == "" {
 		return "", Errorf(CodeInvalidRequest, "password is required")
@@ -645,9 +649,10 @@ func (s *Service) Reauthenticate(ctx context.Context, c Client, sess Session, u 
 		if err != nil {
 			return "", err
 		}
-		if rotated {
-			return tok, nil
+		if !rotated {
+			return "", s.internal(ctx, "reauthenticate", errNotRotated)
 		}
+		return tok, nil
 	}
 	return s.rotate(ctx, sess, StateAuthenticated)
 }

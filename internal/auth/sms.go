@@ -89,7 +89,8 @@ type SMSFactors interface {
 	// code succeeds once. ErrNotFound when there is no such code. When
 	// rotate is not nil the session is rotated (as RotateSession) in the
 	// same write, all or nothing: ErrSessionRotated, with nothing changed,
-	// when the code is there but the session was rotated or removed.
+	// when the code is there but the session was rotated (a removed session
+	// takes its codes with it: ErrNotFound).
 	UseSMSCode(ctx context.Context, sessionID, purpose, hash string, now time.Time, rotate *SessionRotation) (string, error)
 	// ClaimSMSSend records a code sent to userID at `at`, unless a send is
 	// recorded at or after cooldownStart or max sends at or after

@@ -124,7 +124,10 @@ func (db *DB) PutSMSCode(ctx context.Context, c auth.SMSCode) error {
 }
 
 // UseSMSCode implements auth.SMSFactors: one DELETE, so of concurrent
-// callers (on any instance) one gets the row.
+// callers (on any instance) one gets the row; with a rotation, a
+// transaction that locks the user's row, then the session's, then deletes
+// the code (a session's deletion locks the session, then its codes by
+// cascade: the same order, so the two cannot deadlock).
 func (db *DB) UseSMSCode(ctx context.Context, sessionID, purpose, hash string, now time.Time, rotate *auth.SessionRotation) (string, error) {
 	const use = "DELETE FROM sms_codes WHERE session_id = $1 AND purpose = $2 AND code_hash = $3 AND expires_at > $4 RETURNING phone_id"
 	args := []any{sessionID, purpose, hash, micros(now)}
@@ -138,6 +141,9 @@ func (db *DB) UseSMSCode(ctx context.Context, sessionID, purpose, hash string, n
 	err := db.tx(ctx, "use sms code", func(tx pgx.Tx) error {
 		// The user's row first, as every writer of several of a user's rows.
 		if err := lockUser(ctx, tx, rotate.Next.UserID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "SELECT 1 FROM sessions WHERE id = $1 FOR NO KEY UPDATE", sessionID); err != nil {
 			return err
 		}
 		if err := tx.QueryRow(ctx, use, args...).Scan(&phoneID); err != nil {

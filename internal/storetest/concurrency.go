@@ -123,6 +123,34 @@ var concurrencyCases = []testCase{
 		wantInt(t, "winners", wins, 1)
 		wantInt(t, "remaining", remaining(t, s, "u1"), racers-1)
 	}},
+	{"an SMS code used with a rotation racing the session's deletion", func(t *testing.T, s auth.Store) {
+		// Either order is fine; neither may fail otherwise (on PostgreSQL
+		// the two must take their row locks in one order, or deadlock).
+		addUser(t, s, "u1")
+		addPhone(t, s, "p1", "u1", nil)
+		for round := range 500 {
+			id, hash := fmt.Sprintf("s%03d", round), fmt.Sprintf("th%03d", round)
+			addSession(t, s, newSession(id, "u1", hash))
+			must(t, "put code", s.PutSMSCode(ctx(t), smsCode(id, "u1", "login", "p1", "h1")))
+			next := newSession(id, "u1", hash+"-next")
+			next.State, next.AuthAt, next.LastSeenAt = auth.StateAuthenticated, t0, t0
+			_, errs := concurrently(2, func(i int) (struct{}, error) {
+				if i == 0 {
+					_, err := s.UseSMSCode(ctx(t), id, "login", "h1", t0, &auth.SessionRotation{OldHash: hash, Next: next})
+					if errors.Is(err, auth.ErrNotFound) {
+						err = nil // the deletion came first and took the code
+					}
+					return struct{}{}, err
+				}
+				return struct{}{}, s.DeleteSession(ctx(t), id)
+			})
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("round %d, racer %d: %v", round, i, err)
+				}
+			}
+		}
+	}},
 	{"ClaimAttempt from the same observed state wins once", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
 		oks, errs := concurrently(racers, func(i int) (bool, error) {

@@ -384,9 +384,12 @@ var totpCases = []testCase{
 			t.Error("use a backup code with a stale session rotation: got true")
 		}
 		wantInt(t, "backup codes left after a lost rotation", remaining(), 2)
-		// A wrong code with a stale rotation is just wrong.
+		// A wrong code or a used step with a stale rotation is just wrong:
+		// ErrSessionRotated (which clears a count) needs a right one.
 		ok, err = s.UseBackupCode(ctx(t), "u1", "wrong", at, rotation("stale", "h2"))
 		wantBool(t, "use a wrong backup code with a stale session rotation", ok, err, false)
+		ok, err = s.UseTOTPStep(ctx(t), "t1", 100, at, rotation("stale", "h2"))
+		wantBool(t, "use a used step with a stale session rotation", ok, err, false)
 		// A used step or code: the session is not rotated.
 		ok, err = s.UseTOTPStep(ctx(t), "t1", 100, at, rotation("h1", "h2"))
 		wantBool(t, "use a used step with a rotation", ok, err, false)

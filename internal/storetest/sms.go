@@ -100,6 +100,10 @@ var smsCases = []testCase{
 		wantIs(t, "use with a stale rotation", err, auth.ErrSessionRotated)
 		_, err = s.UseSMSCode(ctx(t), "s1", "login", "wrong", t0, rotation("th1", "th2"))
 		wantIs(t, "use a wrong code with a rotation", err, auth.ErrNotFound)
+		// A wrong code is wrong whatever the session: ErrSessionRotated
+		// (which clears a count) needs the right one.
+		_, err = s.UseSMSCode(ctx(t), "s1", "login", "wrong", t0, rotation("stale", "th2"))
+		wantIs(t, "use a wrong code with a stale rotation", err, auth.ErrNotFound)
 		_, err = s.SessionByTokenHash(ctx(t), "th1")
 		must(t, "session after lost uses", err)
 		phone, err := s.UseSMSCode(ctx(t), "s1", "login", "h1", t0, rotation("th1", "th2"))
