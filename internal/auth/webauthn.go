@@ -339,21 +339,25 @@ func (s *Service) FinishWebAuthnLogin(ctx context.Context, c Client, sess Sessio
 		// Like /api/2fa/verify with a method the account lacks: not an attempt.
 		return "", Errorf(CodeInvalidRequest, "this account has no security key")
 	}
+	// As for codes: the credential's use and the session's rotation are
+	// one write, so a key racing a right code for this session cannot both
+	// be recorded and lose.
+	tok, rotation, err := s.rotation(ctx, sess)
+	if err != nil {
+		return "", err
+	}
 	err = s.attempt(ctx, c, u, MethodWebAuthn, "login", func(ctx context.Context) (bool, error) {
 		ch, ok, err := s.takeChallenge(ctx, sessionOwner(sess), ChallengeLogin, parsed)
 		if !ok || err != nil {
 			return false, err
 		}
-		return s.checkAssertion(ctx, c, u, ch, parsed)
+		return s.checkAssertion(ctx, c, u, ch, parsed, rotation)
 	})
 	if err != nil {
 		return "", keyError(err)
 	}
-	tok, err := s.rotate(ctx, sess, StateAuthenticated)
-	if err == nil {
-		s.signedIn(ctx, c, u)
-	}
-	return tok, err
+	s.signedIn(ctx, c, u)
+	return tok, nil
 }
 
 // StartPasskeyLogin begins a login with a passkey and no password: request
@@ -444,7 +448,7 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, c Client, ceremonyToke
 		return Registered{}, errKeyNotVerified
 	}
 	err = s.attempt(ctx, c, u, MethodWebAuthn, "passkey_login", func(ctx context.Context) (bool, error) {
-		return s.checkAssertion(ctx, c, u, ch, parsed)
+		return s.checkAssertion(ctx, c, u, ch, parsed, nil) // a new session: nothing to rotate
 	})
 	if err != nil {
 		return Registered{}, keyError(err)
@@ -479,7 +483,10 @@ func (s *Service) takeChallenge(ctx context.Context, owner, kind string, parsed 
 // signature, BE unchanged) against the user's credential, refuses a
 // signature counter that did not advance (but 0/0), and writes the new
 // counter and flags back with one conditional update.
-func (s *Service) checkAssertion(ctx context.Context, c Client, u User, ch WebAuthnChallenge, parsed *protocol.ParsedCredentialAssertionData) (bool, error) {
+// checkAssertion verifies an assertion against the challenge and records
+// the credential's use, with the session's rotation when rotate is not nil
+// (ErrSessionRotated when that lost).
+func (s *Service) checkAssertion(ctx context.Context, c Client, u User, ch WebAuthnChallenge, parsed *protocol.ParsedCredentialAssertionData, rotate *SessionRotation) (bool, error) {
 	if ch.UserID != "" && ch.UserID != u.ID {
 		return false, nil
 	}
@@ -519,7 +526,7 @@ func (s *Service) checkAssertion(ctx context.Context, c Client, u User, ch WebAu
 		s.counterRegressed(ctx, c, u, cred, got)
 		return false, nil
 	}
-	used, err := s.store.UseWebAuthnCredential(ctx, cred.ID, got, flags.HasUserVerified(), cred.BackupEligible, flags.HasBackupState(), s.now())
+	used, err := s.store.UseWebAuthnCredential(ctx, cred.ID, got, flags.HasUserVerified(), cred.BackupEligible, flags.HasBackupState(), s.now(), rotate)
 	if err != nil {
 		return false, err
 	}

@@ -313,11 +313,17 @@ func (m *memStore) WebAuthnCredentials(_ context.Context, userID string) ([]auth
 	return out, nil
 }
 
-func (m *memStore) UseWebAuthnCredential(_ context.Context, id string, signCount uint32, uv, be, bs bool, at time.Time) (bool, error) {
+func (m *memStore) UseWebAuthnCredential(_ context.Context, id string, signCount uint32, uv, be, bs bool, at time.Time, rotate *auth.SessionRotation) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i, c := range m.creds {
 		if c.ID == id && c.BackupEligible == be && (c.SignCount < signCount || (c.SignCount == 0 && signCount == 0)) {
+			if rotate != nil {
+				if s, ok := m.sessions[rotate.Next.ID]; !ok || s.TokenHash != rotate.OldHash {
+					return false, auth.ErrSessionRotated
+				}
+				m.sessions[rotate.Next.ID] = rotate.Next
+			}
 			m.creds[i].SignCount, m.creds[i].UserVerified, m.creds[i].BackupState, m.creds[i].LastUsedAt = signCount, uv, bs, at
 			return true, nil
 		}
@@ -333,4 +339,34 @@ func (m *memStore) SeeClient(context.Context, string, string, string, time.Time)
 
 func (m *memStore) KnownClient(context.Context, string, string, string) (auth.ClientSeen, error) {
 	return auth.ClientSeen{Any: true, Network: true, Family: true}, nil
+}
+
+// TestKeyRacingARightCodeIsNotRecorded: a security key's assertion for a
+// pending session that a right code signed in first (the session rotated
+// meanwhile) records nothing: the credential's counter and the session's
+// rotation are one write, and the answer is a session that is gone.
+func TestKeyRacingARightCodeIsNotRecorded(t *testing.T) {
+	e := newFuzzEnv(t)
+	e.open(t)
+	ctx := t.Context()
+	next := e.sess
+	next.TokenHash = auth.HashToken("another request's token")
+	if err := e.db.RotateSession(ctx, e.sess.TokenHash, next); err != nil {
+		t.Fatal(err)
+	}
+	counter := func() uint32 {
+		creds, err := e.db.WebAuthnCredentials(ctx, fuzzUserID)
+		if err != nil || len(creds) != 1 {
+			t.Fatalf("credentials: %v, %v", creds, err)
+		}
+		return creds[0].SignCount
+	}
+	before := counter()
+	_, err := e.s.FinishWebAuthnLogin(ctx, auth.Client{}, e.sess, e.u, []byte(fuzzAssertion(t, 7)))
+	if auth.ErrorCode(err) != auth.CodeUnauthenticated {
+		t.Fatalf("assertion for a rotated session: got %v, want unauthenticated", err)
+	}
+	if got := counter(); got != before {
+		t.Errorf("sign counter: got %d, want %d (unchanged)", got, before)
+	}
 }

@@ -84,7 +84,11 @@ type WebAuthnStore interface {
 	// while the stored counter is below signCount, or both are 0 (an
 	// authenticator without a counter), and BE is still backupEligible.
 	// false when it did not (the counter did not advance: a clone or a race).
-	UseWebAuthnCredential(ctx context.Context, id string, signCount uint32, userVerified, backupEligible, backupState bool, at time.Time) (bool, error)
+	// When rotate is not nil the session is rotated (as RotateSession) in
+	// the same write, all or nothing: ErrSessionRotated, with nothing
+	// changed, when the counter would have been recorded but the session
+	// was rotated or removed meanwhile.
+	UseWebAuthnCredential(ctx context.Context, id string, signCount uint32, userVerified, backupEligible, backupState bool, at time.Time, rotate *SessionRotation) (bool, error)
 	// DeleteWebAuthnCredential removes credential id of userID. ErrNotFound.
 	DeleteWebAuthnCredential(ctx context.Context, userID, id string) error
 }

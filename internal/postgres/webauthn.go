@@ -104,13 +104,12 @@ func (db *DB) WebAuthnCredentials(ctx context.Context, userID string) ([]auth.We
 }
 
 // UseWebAuthnCredential implements auth.WebAuthnStore.
-func (db *DB) UseWebAuthnCredential(ctx context.Context, id string, signCount uint32, userVerified, backupEligible, backupState bool, at time.Time) (bool, error) {
+func (db *DB) UseWebAuthnCredential(ctx context.Context, id string, signCount uint32, userVerified, backupEligible, backupState bool, at time.Time, rotate *auth.SessionRotation) (bool, error) {
 	n := int64(signCount)
-	tag, err := db.pool.Exec(ctx, `UPDATE webauthn_credentials
+	return db.withRotation(ctx, "use webauthn credential", rotate, `UPDATE webauthn_credentials
 		SET sign_count = $1, user_verified = $2, backup_state = $3, last_used_at = $4
 		WHERE id = $5 AND backup_eligible = $6 AND (sign_count < $7 OR (sign_count = 0 AND $8 = 0))`,
 		n, userVerified, backupState, micros(at), id, backupEligible, n, n)
-	return changed(tag, err, "use webauthn credential")
 }
 
 // DeleteWebAuthnCredential implements auth.WebAuthnStore.

@@ -101,13 +101,12 @@ func (db *DB) WebAuthnCredentials(ctx context.Context, userID string) ([]auth.We
 }
 
 // UseWebAuthnCredential implements auth.WebAuthnStore.
-func (db *DB) UseWebAuthnCredential(ctx context.Context, id string, signCount uint32, userVerified, backupEligible, backupState bool, at time.Time) (bool, error) {
+func (db *DB) UseWebAuthnCredential(ctx context.Context, id string, signCount uint32, userVerified, backupEligible, backupState bool, at time.Time, rotate *auth.SessionRotation) (bool, error) {
 	n := int64(signCount)
-	res, err := db.write.ExecContext(ctx, `UPDATE webauthn_credentials
+	return db.withRotation(ctx, "use webauthn credential", rotate, stmt{`UPDATE webauthn_credentials
 		SET sign_count = ?, user_verified = ?, backup_state = ?, last_used_at = ?
 		WHERE id = ? AND backup_eligible = ? AND (sign_count < ? OR (sign_count = 0 AND ? = 0))`,
-		n, userVerified, backupState, micros(at), id, backupEligible, n, n)
-	return changed(res, err, "use webauthn credential")
+		[]any{n, userVerified, backupState, micros(at), id, backupEligible, n, n}})
 }
 
 // DeleteWebAuthnCredential implements auth.WebAuthnStore.

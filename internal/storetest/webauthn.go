@@ -108,26 +108,51 @@ var webauthnCases = []testCase{
 		addUser(t, s, "u1")
 		must(t, "add", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0, 20))
 		at := t0.Add(time.Minute)
-		ok, err := s.UseWebAuthnCredential(ctx(t), "w1", 5, true, false, false, at)
+		ok, err := s.UseWebAuthnCredential(ctx(t), "w1", 5, true, false, false, at, nil)
 		wantBool(t, "use with an equal counter", ok, err, false)
-		ok, err = s.UseWebAuthnCredential(ctx(t), "w1", 4, true, false, false, at)
+		ok, err = s.UseWebAuthnCredential(ctx(t), "w1", 4, true, false, false, at, nil)
 		wantBool(t, "use with a lower counter", ok, err, false)
-		ok, err = s.UseWebAuthnCredential(ctx(t), "w1", 0, true, false, false, at)
+		ok, err = s.UseWebAuthnCredential(ctx(t), "w1", 0, true, false, false, at, nil)
 		wantBool(t, "use with 0 after 5", ok, err, false)
-		ok, err = s.UseWebAuthnCredential(ctx(t), "w1", 9, false, false, true, at)
+		ok, err = s.UseWebAuthnCredential(ctx(t), "w1", 9, false, false, true, at, nil)
 		wantBool(t, "use with a higher counter", ok, err, true)
 		got := credentials(t, s, "u1")[0]
 		if got.SignCount != 9 || got.UserVerified || !got.BackupState {
 			t.Errorf("got count %d uv %v bs %v, want 9, false, true", got.SignCount, got.UserVerified, got.BackupState)
 		}
 		wantTime(t, "last used at", got.LastUsedAt, at)
-		ok, err = s.UseWebAuthnCredential(ctx(t), "nope", 100, true, false, false, at)
+		ok, err = s.UseWebAuthnCredential(ctx(t), "nope", 100, true, false, false, at, nil)
 		wantBool(t, "use an unknown credential", ok, err, false)
+	}},
+	{"UseWebAuthnCredential with a session rotation is all or nothing", func(t *testing.T, s auth.Store) {
+		addUser(t, s, "u1")
+		must(t, "add", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0, 20))
+		addSession(t, s, newSession("s1", "u1", "h1"))
+		at := t0.Add(time.Minute)
+		rotation := func(old, hash string) *auth.SessionRotation {
+			next := newSession("s1", "u1", hash)
+			next.State, next.AuthAt, next.LastSeenAt = auth.StateAuthenticated, at, at
+			return &auth.SessionRotation{OldHash: old, Next: next}
+		}
+		counter := func() uint32 { return credentials(t, s, "u1")[0].SignCount }
+		start := counter()
+		ok, err := s.UseWebAuthnCredential(ctx(t), "w1", start+1, true, false, false, at, rotation("stale", "h2"))
+		wantIs(t, "an advancing counter with a stale rotation", err, auth.ErrSessionRotated)
+		if ok || counter() != start {
+			t.Errorf("after a lost rotation: ok %v, counter %d; want false, %d", ok, counter(), start)
+		}
+		ok, err = s.UseWebAuthnCredential(ctx(t), "w1", start, true, false, false, at, rotation("stale", "h2"))
+		wantBool(t, "a counter that did not advance, with a stale rotation", ok, err, false)
+		ok, err = s.UseWebAuthnCredential(ctx(t), "w1", start+1, true, false, false, at, rotation("h1", "h2"))
+		wantBool(t, "an advancing counter with a rotation", ok, err, true)
+		wantInt(t, "counter", int(counter()), int(start+1))
+		_, err = s.SessionByTokenHash(ctx(t), "h2")
+		must(t, "rotated session", err)
 	}},
 	{"UseWebAuthnCredential refuses a changed backup eligibility", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
 		must(t, "add", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0, 20))
-		ok, err := s.UseWebAuthnCredential(ctx(t), "w1", 6, true, true, true, t0)
+		ok, err := s.UseWebAuthnCredential(ctx(t), "w1", 6, true, true, true, t0, nil)
 		wantBool(t, "use claiming BE", ok, err, false)
 	}},
 	{"UseWebAuthnCredential accepts 0 after 0", func(t *testing.T, s auth.Store) {
@@ -136,7 +161,7 @@ var webauthnCases = []testCase{
 		c.SignCount = 0
 		must(t, "add", s.AddWebAuthnCredential(ctx(t), c, nil, t0, 20))
 		for i := range 2 {
-			ok, err := s.UseWebAuthnCredential(ctx(t), "w1", 0, true, false, false, t0.Add(time.Duration(i)*time.Minute))
+			ok, err := s.UseWebAuthnCredential(ctx(t), "w1", 0, true, false, false, t0.Add(time.Duration(i)*time.Minute), nil)
 			wantBool(t, fmt.Sprintf("use #%d with 0", i), ok, err, true)
 		}
 		wantTime(t, "last used at", credentials(t, s, "u1")[0].LastUsedAt, t0.Add(time.Minute))
@@ -235,7 +260,7 @@ var webauthnRaceCases = []testCase{
 		addUser(t, s, "u1")
 		must(t, "add", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0, 20))
 		oks, errs := concurrently(racers, func(int) (bool, error) {
-			return s.UseWebAuthnCredential(ctx(t), "w1", 6, true, false, false, t0)
+			return s.UseWebAuthnCredential(ctx(t), "w1", 6, true, false, false, t0, nil)
 		})
 		wantOneTrue(t, "use counter 6", oks, errs)
 	}},
@@ -243,7 +268,7 @@ var webauthnRaceCases = []testCase{
 		addUser(t, s, "u1")
 		must(t, "add", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0, 20))
 		_, errs := concurrently(racers, func(i int) (bool, error) {
-			return s.UseWebAuthnCredential(ctx(t), "w1", uint32(6+i), true, false, false, t0)
+			return s.UseWebAuthnCredential(ctx(t), "w1", uint32(6+i), true, false, false, t0, nil)
 		})
 		for i, err := range errs {
 			if err != nil {
