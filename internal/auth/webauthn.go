@@ -482,10 +482,9 @@ func (s *Service) takeChallenge(ctx context.Context, owner, kind string, parsed 
 // challenge, exact origin, RP ID hash, UP, UV for a passkey login,
 // signature, BE unchanged) against the user's credential, refuses a
 // signature counter that did not advance (but 0/0), and writes the new
-// counter and flags back with one conditional update.
-// checkAssertion verifies an assertion against the challenge and records
-// the credential's use, with the session's rotation when rotate is not nil
-// (ErrSessionRotated when that lost).
+// counter and flags back with one conditional write, which also rotates
+// the session when rotate is not nil (ErrSessionRotated when only that
+// lost).
 func (s *Service) checkAssertion(ctx context.Context, c Client, u User, ch WebAuthnChallenge, parsed *protocol.ParsedCredentialAssertionData, rotate *SessionRotation) (bool, error) {
 	if ch.UserID != "" && ch.UserID != u.ID {
 		return false, nil
