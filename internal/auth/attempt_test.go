@@ -122,6 +122,17 @@ func (a totpAccount) failures(t *testing.T) int {
 	return u.FailedAttempts
 }
 
+// wantFailures checks the user's failure count and its 2fa.failed events.
+func (a totpAccount) wantFailures(t *testing.T, count, failedEvents int) {
+	t.Helper()
+	if got := a.failures(t); got != count {
+		t.Errorf("failed attempts: got %d, want %d", got, count)
+	}
+	if got := a.events(t, auth.Event2FAFailed); got != failedEvents {
+		t.Errorf("2fa.failed events: got %d, want %d", got, failedEvents)
+	}
+}
+
 func (a totpAccount) events(t *testing.T, typ string) int {
 	t.Helper()
 	evs, err := a.store.Events(t.Context(), auth.EventFilter{UserID: a.user.ID, Type: typ, Limit: 100})
@@ -153,12 +164,7 @@ func TestWrongCodeCountsWhenItsEventCannotBeStoredWithIt(t *testing.T) {
 			if auth.ErrorCode(err) != auth.CodeInvalidCode {
 				t.Fatalf("wrong code: got %v, want invalid_code", err)
 			}
-			if got := a.failures(t); got != 1 {
-				t.Errorf("failed attempts: got %d, want 1", got)
-			}
-			if got := a.events(t, auth.Event2FAFailed); got != 1 {
-				t.Errorf("2fa.failed events: got %d, want 1", got)
-			}
+			a.wantFailures(t, 1, 1)
 		})
 	}
 }
@@ -280,12 +286,7 @@ func TestTwoRightCodesForOneSessionSignInOnce(t *testing.T) {
 			if code := auth.ErrorCode(err); err == nil || code != auth.CodeUnauthenticated {
 				t.Fatalf("second right code for the same session: got %v, want unauthenticated", err)
 			}
-			if got := a.failures(t); got != 0 {
-				t.Errorf("failed attempts: got %d, want 0", got)
-			}
-			if got := a.events(t, auth.Event2FAFailed); got != 0 {
-				t.Errorf("2fa.failed events: got %d, want 0", got)
-			}
+			a.wantFailures(t, 0, 0)
 			if got := a.events(t, auth.Event2FASucceeded); got != 1 {
 				t.Errorf("2fa.succeeded events: got %d, want 1", got)
 			}
@@ -433,12 +434,7 @@ func TestRightSMSCodeRacingAnAppCodeSignsInOnce(t *testing.T) {
 	if got := a.events(t, auth.Event2FASucceeded); got != succeeded+1 {
 		t.Errorf("2fa.succeeded events: got %d, want %d (the app code's only)", got, succeeded+1)
 	}
-	if got := a.failures(t); got != 0 {
-		t.Errorf("failed attempts: got %d, want 0", got)
-	}
-	if got := a.events(t, auth.Event2FAFailed); got != 0 {
-		t.Errorf("2fa.failed events: got %d, want 0", got)
-	}
+	a.wantFailures(t, 0, 0)
 }
 
 // TestWrongCodeForARotatedSessionIsAFailure: a wrong code whose session was

@@ -106,9 +106,7 @@ var concurrencyCases = []testCase{
 		must(t, "replace backup codes", s.ReplaceBackupCodes(ctx(t), "u1", codes, t0))
 		addSession(t, s, newSession("s1", "u1", "h1"))
 		oks, errs := concurrently(racers, func(i int) (bool, error) {
-			next := newSession("s1", "u1", fmt.Sprintf("new%02d", i))
-			next.State, next.AuthAt, next.LastSeenAt = auth.StateAuthenticated, t0, t0
-			return s.UseBackupCode(ctx(t), "u1", codes[i], t0, &auth.SessionRotation{OldHash: "h1", Next: next})
+			return s.UseBackupCode(ctx(t), "u1", codes[i], t0, rotation("s1", "u1", "h1", fmt.Sprintf("new%02d", i), t0))
 		})
 		wins := 0
 		for i, ok := range oks {
@@ -132,11 +130,9 @@ var concurrencyCases = []testCase{
 			id, hash := fmt.Sprintf("s%03d", round), fmt.Sprintf("th%03d", round)
 			addSession(t, s, newSession(id, "u1", hash))
 			must(t, "put code", s.PutSMSCode(ctx(t), smsCode(id, "u1", "login", "p1", "h1")))
-			next := newSession(id, "u1", hash+"-next")
-			next.State, next.AuthAt, next.LastSeenAt = auth.StateAuthenticated, t0, t0
 			_, errs := concurrently(2, func(i int) (struct{}, error) {
 				if i == 0 {
-					_, err := s.UseSMSCode(ctx(t), id, "login", "h1", t0, &auth.SessionRotation{OldHash: hash, Next: next})
+					_, err := s.UseSMSCode(ctx(t), id, "login", "h1", t0, rotation(id, "u1", hash, hash+"-next", t0))
 					if errors.Is(err, auth.ErrNotFound) {
 						err = nil // the deletion came first and took the code
 					}

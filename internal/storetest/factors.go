@@ -314,9 +314,7 @@ var totpCases = []testCase{
 		wantIDs(t, "events after lost successes", events(), []string{})
 
 		addSession(t, s, newSession("s1", "u1", "h1"))
-		next := newSession("s1", "u1", "h2")
-		next.State, next.AuthAt, next.LastSeenAt = auth.StateAuthenticated, at, at
-		ok, err = s.SucceedTOTP(ctx(t), "u1", 3, lock, "t1", 101, at, &auth.SessionRotation{OldHash: "stale", Next: next},
+		ok, err = s.SucceedTOTP(ctx(t), "u1", 3, lock, "t1", 101, at, rotation("s1", "u1", "stale", "h2", at),
 			newEvent("e1", auth.Event2FASucceeded, "u1", nil))
 		wantBool(t, "succeed with a stale session rotation", ok, err, false)
 		if got := lastStep(); got != 100 {
@@ -326,7 +324,7 @@ var totpCases = []testCase{
 		wantInt(t, "failed attempts after a lost rotation", n, 3)
 		wantIDs(t, "events after a lost rotation", events(), []string{})
 
-		ok, err = s.SucceedTOTP(ctx(t), "u1", 3, lock, "t1", 101, at, &auth.SessionRotation{OldHash: "h1", Next: next},
+		ok, err = s.SucceedTOTP(ctx(t), "u1", 3, lock, "t1", 101, at, rotation("s1", "u1", "h1", "h2", at),
 			newEvent("e1", auth.Event2FASucceeded, "u1", nil))
 		wantBool(t, "succeed", ok, err, true)
 		rotated, err := s.SessionByTokenHash(ctx(t), "h2")
@@ -354,11 +352,7 @@ var totpCases = []testCase{
 		must(t, "replace backup codes", s.ReplaceBackupCodes(ctx(t), "u1", []string{"a", "b"}, t0))
 		addSession(t, s, newSession("s1", "u1", "h1"))
 		at := t0.Add(time.Minute)
-		rotation := func(old, hash string) *auth.SessionRotation {
-			next := newSession("s1", "u1", hash)
-			next.State, next.AuthAt, next.LastSeenAt = auth.StateAuthenticated, at, at
-			return &auth.SessionRotation{OldHash: old, Next: next}
-		}
+		rotate := func(old, hash string) *auth.SessionRotation { return rotation("s1", "u1", old, hash, at) }
 		lastStep := func() int64 {
 			as, err := s.TOTPAuthenticators(ctx(t), "u1")
 			must(t, "list authenticators", err)
@@ -372,13 +366,13 @@ var totpCases = []testCase{
 
 		// A session rotated meanwhile: nothing is used up, and the error
 		// says the code was right.
-		ok, err := s.UseTOTPStep(ctx(t), "t1", 101, at, rotation("stale", "h2"))
+		ok, err := s.UseTOTPStep(ctx(t), "t1", 101, at, rotate("stale", "h2"))
 		wantIs(t, "use a step with a stale session rotation", err, auth.ErrSessionRotated)
 		if ok {
 			t.Error("use a step with a stale session rotation: got true")
 		}
 		wantInt(t, "last step after a lost rotation", int(lastStep()), 100)
-		ok, err = s.UseBackupCode(ctx(t), "u1", "a", at, rotation("stale", "h2"))
+		ok, err = s.UseBackupCode(ctx(t), "u1", "a", at, rotate("stale", "h2"))
 		wantIs(t, "use a backup code with a stale session rotation", err, auth.ErrSessionRotated)
 		if ok {
 			t.Error("use a backup code with a stale session rotation: got true")
@@ -386,20 +380,20 @@ var totpCases = []testCase{
 		wantInt(t, "backup codes left after a lost rotation", remaining(), 2)
 		// A wrong code or a used step with a stale rotation is just wrong:
 		// ErrSessionRotated (which clears a count) needs a right one.
-		ok, err = s.UseBackupCode(ctx(t), "u1", "wrong", at, rotation("stale", "h2"))
+		ok, err = s.UseBackupCode(ctx(t), "u1", "wrong", at, rotate("stale", "h2"))
 		wantBool(t, "use a wrong backup code with a stale session rotation", ok, err, false)
-		ok, err = s.UseTOTPStep(ctx(t), "t1", 100, at, rotation("stale", "h2"))
+		ok, err = s.UseTOTPStep(ctx(t), "t1", 100, at, rotate("stale", "h2"))
 		wantBool(t, "use a used step with a stale session rotation", ok, err, false)
 		// A used step or code: the session is not rotated.
-		ok, err = s.UseTOTPStep(ctx(t), "t1", 100, at, rotation("h1", "h2"))
+		ok, err = s.UseTOTPStep(ctx(t), "t1", 100, at, rotate("h1", "h2"))
 		wantBool(t, "use a used step with a rotation", ok, err, false)
-		ok, err = s.UseBackupCode(ctx(t), "u1", "wrong", at, rotation("h1", "h2"))
+		ok, err = s.UseBackupCode(ctx(t), "u1", "wrong", at, rotate("h1", "h2"))
 		wantBool(t, "use a wrong backup code with a rotation", ok, err, false)
 		_, err = s.SessionByTokenHash(ctx(t), "h1")
 		must(t, "session after lost uses", err)
 
 		// Both hold: both happen.
-		ok, err = s.UseTOTPStep(ctx(t), "t1", 101, at, rotation("h1", "h2"))
+		ok, err = s.UseTOTPStep(ctx(t), "t1", 101, at, rotate("h1", "h2"))
 		wantBool(t, "use a step with a rotation", ok, err, true)
 		wantInt(t, "last step", int(lastStep()), 101)
 		rotated, err := s.SessionByTokenHash(ctx(t), "h2")
@@ -407,7 +401,7 @@ var totpCases = []testCase{
 		wantString(t, "rotated session state", string(rotated.State), string(auth.StateAuthenticated))
 		_, err = s.SessionByTokenHash(ctx(t), "h1")
 		wantIs(t, "old token hash after the rotation", err, auth.ErrNotFound)
-		ok, err = s.UseBackupCode(ctx(t), "u1", "a", at, rotation("h2", "h3"))
+		ok, err = s.UseBackupCode(ctx(t), "u1", "a", at, rotate("h2", "h3"))
 		wantBool(t, "use a backup code with a rotation", ok, err, true)
 		wantInt(t, "backup codes left", remaining(), 1)
 		_, err = s.SessionByTokenHash(ctx(t), "h3")

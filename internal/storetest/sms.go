@@ -91,28 +91,24 @@ var smsCases = []testCase{
 		addSession(t, s, newSession("s1", "u1", "th1"))
 		addPhone(t, s, "p1", "u1", nil)
 		must(t, "put code", s.PutSMSCode(ctx(t), smsCode("s1", "u1", "login", "p1", "h1")))
-		rotation := func(old, hash string) *auth.SessionRotation {
-			next := newSession("s1", "u1", hash)
-			next.State, next.AuthAt, next.LastSeenAt = auth.StateAuthenticated, t0, t0
-			return &auth.SessionRotation{OldHash: old, Next: next}
-		}
-		_, err := s.UseSMSCode(ctx(t), "s1", "login", "h1", t0, rotation("stale", "th2"))
+		rotate := func(old, hash string) *auth.SessionRotation { return rotation("s1", "u1", old, hash, t0) }
+		_, err := s.UseSMSCode(ctx(t), "s1", "login", "h1", t0, rotate("stale", "th2"))
 		wantIs(t, "use with a stale rotation", err, auth.ErrSessionRotated)
-		_, err = s.UseSMSCode(ctx(t), "s1", "login", "wrong", t0, rotation("th1", "th2"))
+		_, err = s.UseSMSCode(ctx(t), "s1", "login", "wrong", t0, rotate("th1", "th2"))
 		wantIs(t, "use a wrong code with a rotation", err, auth.ErrNotFound)
 		// A wrong code is wrong whatever the session: ErrSessionRotated
 		// (which clears a count) needs the right one.
-		_, err = s.UseSMSCode(ctx(t), "s1", "login", "wrong", t0, rotation("stale", "th2"))
+		_, err = s.UseSMSCode(ctx(t), "s1", "login", "wrong", t0, rotate("stale", "th2"))
 		wantIs(t, "use a wrong code with a stale rotation", err, auth.ErrNotFound)
 		_, err = s.SessionByTokenHash(ctx(t), "th1")
 		must(t, "session after lost uses", err)
-		phone, err := s.UseSMSCode(ctx(t), "s1", "login", "h1", t0, rotation("th1", "th2"))
+		phone, err := s.UseSMSCode(ctx(t), "s1", "login", "h1", t0, rotate("th1", "th2"))
 		must(t, "use with a rotation (the code was kept by the lost rotation)", err)
 		wantString(t, "phone of the code", phone, "p1")
 		rotated, err := s.SessionByTokenHash(ctx(t), "th2")
 		must(t, "rotated session", err)
 		wantString(t, "rotated session state", string(rotated.State), string(auth.StateAuthenticated))
-		_, err = s.UseSMSCode(ctx(t), "s1", "login", "h1", t0, rotation("th2", "th3"))
+		_, err = s.UseSMSCode(ctx(t), "s1", "login", "h1", t0, rotate("th2", "th3"))
 		wantIs(t, "use again", err, auth.ErrNotFound)
 	}},
 	{"A resend replaces the session's code", func(t *testing.T, s auth.Store) {

@@ -135,6 +135,14 @@ func newSession(id, userID, tokenHash string) auth.Session {
 	}
 }
 
+// rotation is the sign-in of session id of userID at `at`: from token hash
+// old to hash, authenticated.
+func rotation(id, userID, old, hash string, at time.Time) *auth.SessionRotation {
+	next := newSession(id, userID, hash)
+	next.State, next.AuthAt, next.LastSeenAt = auth.StateAuthenticated, at, at
+	return &auth.SessionRotation{OldHash: old, Next: next}
+}
+
 func addSession(t *testing.T, s auth.Store, sess auth.Session) {
 	t.Helper()
 	must(t, "create session "+sess.ID, s.CreateSession(ctx(t), sess))

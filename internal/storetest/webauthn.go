@@ -129,21 +129,17 @@ var webauthnCases = []testCase{
 		must(t, "add", s.AddWebAuthnCredential(ctx(t), newCredential("w1", "u1"), nil, t0, 20))
 		addSession(t, s, newSession("s1", "u1", "h1"))
 		at := t0.Add(time.Minute)
-		rotation := func(old, hash string) *auth.SessionRotation {
-			next := newSession("s1", "u1", hash)
-			next.State, next.AuthAt, next.LastSeenAt = auth.StateAuthenticated, at, at
-			return &auth.SessionRotation{OldHash: old, Next: next}
-		}
+		rotate := func(old, hash string) *auth.SessionRotation { return rotation("s1", "u1", old, hash, at) }
 		counter := func() uint32 { return credentials(t, s, "u1")[0].SignCount }
 		start := counter()
-		ok, err := s.UseWebAuthnCredential(ctx(t), "w1", start+1, true, false, false, at, rotation("stale", "h2"))
+		ok, err := s.UseWebAuthnCredential(ctx(t), "w1", start+1, true, false, false, at, rotate("stale", "h2"))
 		wantIs(t, "an advancing counter with a stale rotation", err, auth.ErrSessionRotated)
 		if ok || counter() != start {
 			t.Errorf("after a lost rotation: ok %v, counter %d; want false, %d", ok, counter(), start)
 		}
-		ok, err = s.UseWebAuthnCredential(ctx(t), "w1", start, true, false, false, at, rotation("stale", "h2"))
+		ok, err = s.UseWebAuthnCredential(ctx(t), "w1", start, true, false, false, at, rotate("stale", "h2"))
 		wantBool(t, "a counter that did not advance, with a stale rotation", ok, err, false)
-		ok, err = s.UseWebAuthnCredential(ctx(t), "w1", start+1, true, false, false, at, rotation("h1", "h2"))
+		ok, err = s.UseWebAuthnCredential(ctx(t), "w1", start+1, true, false, false, at, rotate("h1", "h2"))
 		wantBool(t, "an advancing counter with a rotation", ok, err, true)
 		wantInt(t, "counter", int(counter()), int(start+1))
 		_, err = s.SessionByTokenHash(ctx(t), "h2")
