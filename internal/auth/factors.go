@@ -174,8 +174,8 @@ var errNotRotated = errors.New("code accepted without the session's rotation")
 // rotate, when not nil, is the session rotation that goes with a success:
 // it is made in the same write as the code is used up (an app's time step,
 // a backup code, an SMS code), so that of two right codes sent at once for
-// one session only one is used up and succeeds. rotated says whether it
-// was made; otherwise the caller rotates.
+// one session only one is used up and succeeds. rotated says it was made:
+// true on every success when rotate was given.
 func (s *Service) checkSecondFactor(ctx context.Context, c Client, sess Session, u User, method, code, purpose string, rotate *SessionRotation) (rotated bool, err error) {
 	// A check uses its code up with the rotation (when not nil) in one
 	// write: a success has rotated the session exactly when rotate was given.
