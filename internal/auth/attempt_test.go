@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -450,7 +451,10 @@ func TestWrongCodeForARotatedSessionIsAFailure(t *testing.T) {
 	if err := a.store.RotateSession(ctx, a.pending.TokenHash, next); err != nil {
 		t.Fatal(err)
 	}
-	wrong := "AAAA-BBBB" // not one of the account's backup codes
+	wrong := "00000-00000" // well-formed, so the store is asked; not one of the account's codes
+	if slices.Contains(a.backup, wrong) {
+		t.Fatal("the account's backup codes include the wrong one")
+	}
 	_, err := a.svc.VerifySecondFactor(ctx, auth.Client{IP: "192.0.2.1"}, a.pending, a.user, auth.MethodBackupCode, wrong)
 	if auth.ErrorCode(err) != auth.CodeInvalidCode {
 		t.Fatalf("wrong backup code: got %v, want invalid_code", err)
