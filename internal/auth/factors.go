@@ -654,7 +654,7 @@ func (s *Service) Reauthenticate(ctx context.Context, c Client, sess Session, u 
 		}
 		return tok, nil
 	}
-	return s.rotate(ctx, sess, StateAuthenticated)
+	return s.rotate(ctx, sess)
 }
 
 // rotation is sess made authenticated now under a new token: the token,

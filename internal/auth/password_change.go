@@ -63,5 +63,5 @@ func (s *Service) ChangePassword(ctx context.Context, c Client, sess Session, u 
 	}
 	s.record(ctx, c, EventPasswordChanged, u.ID, nil)
 	s.RaiseAlert(ctx, u, c, Alert{Type: EventPasswordChanged, Subject: "Your password was changed", What: "Your password was changed; every other session was signed out and remembered devices were forgotten"})
-	return s.rotate(ctx, sess, StateAuthenticated)
+	return s.rotate(ctx, sess)
 }

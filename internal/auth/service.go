@@ -564,18 +564,15 @@ func (s *Service) createSession(ctx context.Context, c Client, userID string, st
 	return tok, sess.ID, nil
 }
 
-// rotate gives a session a new token (no fixation) and state, renewing its
-// authentication time. It fails with unauthenticated when another request
-// rotated it first.
-func (s *Service) rotate(ctx context.Context, sess Session, state SessionState) (string, error) {
-	tok, hash, err := s.newToken()
+// rotate makes a session authenticated under a new token (no fixation),
+// renewing its authentication time (see rotation). It fails with
+// unauthenticated when another request rotated it first.
+func (s *Service) rotate(ctx context.Context, sess Session) (string, error) {
+	tok, r, err := s.rotation(ctx, sess)
 	if err != nil {
-		return "", s.internal(ctx, "new session token", err)
+		return "", err
 	}
-	now := s.now()
-	old := sess.TokenHash
-	sess.TokenHash, sess.State, sess.AuthAt, sess.LastSeenAt = hash, state, now, now
-	if err := s.store.RotateSession(ctx, old, sess); err != nil {
+	if err := s.store.RotateSession(ctx, r.OldHash, r.Next); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return "", errUnauthenticated
 		}
