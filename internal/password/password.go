@@ -9,8 +9,9 @@ import (
 	"runtime"
 	"strings"
 
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/twofold-auth/twofold/internal/argon2"
 )
 
 // Params are argon2id cost parameters.
@@ -74,6 +75,13 @@ type Hasher struct {
 	sem    chan struct{} // one element per running hash
 	dummy  string        // a hash of a random password, for CompareDummy
 
+	// mems is argon2id working memory kept between hashes, at most one per
+	// core: allocating m KiB afresh for every hash cost the runtime's
+	// zeroing and the kernel's page faults, about a third of a login's CPU
+	// (docs/performance.md). A stored hash with a larger m than h's own
+	// gets memory of its own, which is not kept.
+	mems chan *argon2.Memory
+
 	slotHook func() // tests only: runs while a slot is held
 }
 
@@ -89,7 +97,8 @@ func New(p Params, maxInFlight int) *Hasher {
 	if maxInFlight <= 0 {
 		maxInFlight = runtime.GOMAXPROCS(0)
 	}
-	h := &Hasher{params: p, sem: make(chan struct{}, maxInFlight)}
+	h := &Hasher{params: p, sem: make(chan struct{}, maxInFlight),
+		mems: make(chan *argon2.Memory, min(maxInFlight, runtime.GOMAXPROCS(0)))}
 	h.dummy = h.hash(rand.Text())
 	return h
 }
@@ -115,7 +124,7 @@ func (h *Hasher) hash(password string) string {
 	salt := make([]byte, h.params.SaltLen)
 	rand.Read(salt) // never returns an error; it crashes the program if it cannot read
 	p := h.params
-	key := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
+	key := h.idKey([]byte(password), salt, p)
 	return encodeArgon2id(p, salt, key)
 }
 
@@ -138,7 +147,7 @@ func (h *Hasher) Verify(ctx context.Context, password, phc string) (ok bool, nee
 		}
 		var key []byte
 		err = h.withSlot(ctx, func() {
-			key = argon2.IDKey([]byte(password), a.salt, a.params.Time, a.params.MemoryKiB, a.params.Threads, a.params.KeyLen)
+			key = h.idKey([]byte(password), a.salt, a.params)
 		})
 		if err != nil {
 			return false, false, err
@@ -181,6 +190,26 @@ func (h *Hasher) CompareDummy(ctx context.Context, password string) error {
 		// Unreachable: h.dummy is well formed.
 	}
 	return nil
+}
+
+// idKey is argon2id of password and salt at p, in memory kept from an
+// earlier hash when there is some and p needs no more than h's own.
+func (h *Hasher) idKey(password, salt []byte, p Params) []byte {
+	if p.MemoryKiB > h.params.MemoryKiB {
+		return argon2.IDKey(nil, password, salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
+	}
+	var mem *argon2.Memory
+	select {
+	case mem = <-h.mems:
+	default:
+		mem = new(argon2.Memory)
+	}
+	key := argon2.IDKey(mem, password, salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
+	select {
+	case h.mems <- mem:
+	default: // more hashes in flight than cores
+	}
+	return key
 }
 
 // withSlot runs f once one of h's slots is free, or returns ctx.Err() if ctx is done first.

@@ -433,3 +433,56 @@ func TestVerifyMalformedNamesTheReason(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyInReusedMemory checks hashes of several parameter sets, made
+// by Hashers of their own, verify (and wrong passwords do not) in one
+// Hasher whose argon2id memory each hash leaves behind for the next.
+func TestVerifyInReusedMemory(t *testing.T) {
+	ctx := context.Background()
+	var phcs []string
+	for _, p := range []password.Params{
+		cheap,
+		{Time: 2, MemoryKiB: 256, Threads: 2, KeyLen: 32, SaltLen: 16},
+		{Time: 3, MemoryKiB: 32, Threads: 4, KeyLen: 16, SaltLen: 8},
+		{Time: 1, MemoryKiB: 1024, Threads: 1, KeyLen: 64, SaltLen: 32},
+	} {
+		phcs = append(phcs, mustHash(t, password.New(p, 1), pw))
+	}
+	h := password.New(cheap, 1)
+	for round := range 3 {
+		for i := range phcs {
+			phc := phcs[(i+round)%len(phcs)]
+			if ok, _, err := h.Verify(ctx, pw, phc); !ok || err != nil {
+				t.Fatalf("round %d, hash %d: Verify(right password) = %v, %v; want true, nil", round, (i+round)%len(phcs), ok, err)
+			}
+			if ok, _, err := h.Verify(ctx, wrong, phc); ok || err != nil {
+				t.Fatalf("round %d, hash %d: Verify(wrong password) = %v, %v; want false, nil", round, (i+round)%len(phcs), ok, err)
+			}
+		}
+		own := mustHash(t, h, pw)
+		if ok, _, err := password.New(cheap, 1).Verify(ctx, pw, own); !ok || err != nil {
+			t.Fatalf("round %d: a hash made in reused memory does not verify in fresh memory: %v, %v", round, ok, err)
+		}
+	}
+}
+
+// TestHasherKeepsOnlyItsOwnMemory checks the memory a Hasher keeps between
+// hashes: one piece reused by hash after hash, never one grown for a
+// stored hash with more memory than the Hasher's own.
+func TestHasherKeepsOnlyItsOwnMemory(t *testing.T) {
+	ctx := context.Background()
+	h := password.New(cheap, 1) // New hashes once, for CompareDummy
+	for range 5 {
+		mustHash(t, h, pw)
+	}
+	if got := h.KeptMemoryKiB(); len(got) != 1 || got[0] != 64 {
+		t.Fatalf("after 6 hashes one at a time, kept memory = %v KiB, want [64]", got)
+	}
+	big := mustHash(t, password.New(password.Params{Time: 1, MemoryKiB: 4096, Threads: 1, KeyLen: 32, SaltLen: 16}, 1), pw)
+	if ok, _, err := h.Verify(ctx, pw, big); !ok || err != nil {
+		t.Fatalf("Verify(4 MiB hash) = %v, %v; want true, nil", ok, err)
+	}
+	if got := h.KeptMemoryKiB(); len(got) != 1 || got[0] != 64 {
+		t.Fatalf("after verifying a 4 MiB hash, kept memory = %v KiB, want [64]", got)
+	}
+}
