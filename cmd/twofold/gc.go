@@ -14,8 +14,8 @@ import (
 // collecting at 5× the live heap instead of 2× takes most of the
 // collector's share of the CPU away (about a tenth of a rejected code's
 // cost at GOGC=100). The soft memory limit keeps the heap bounded: most
-// of what is live is argon2id's memory, one block per core that the
-// password hasher keeps, and the collector works to stay under 64 MiB
+// of what is live is argon2id's memory, one 19 MiB buffer per core that
+// the password hasher keeps, and the collector works to stay under 64 MiB
 // plus twice that.
 func gcSettings(getenv func(string) string, procs int, hashKiB uint32) (percent int, limit int64, ok bool) {
 	if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {

@@ -7,9 +7,9 @@
 //
 // x/crypto allocates the m KiB of every hash afresh. At twofold's
 // parameters that is 19 MiB per password check, which the Go runtime
-// zeroes and the kernel maps in page by page: about a third of a login's
-// CPU on the machines twofold is measured on (docs/performance.md). A
-// password.Hasher keeps one Memory per slot instead.
+// zeroes and the kernel maps in page by page: about a quarter of a
+// login's CPU on the machine it was measured on (docs/performance.md). A
+// password.Hasher keeps one Memory per core instead.
 //
 // Upstream relies on that zeroing: it XORs every new block into memory,
 // which equals writing it only when the memory was zero. Here the first
@@ -92,7 +92,16 @@ func deriveKey(mem *Memory, mode int, password, salt, secret, data []byte, time,
 	}
 	B := initBlocks(mem.blocks[:memory], &h0, uint32(threads))
 	processBlocks(B, time, memory, uint32(threads), mode)
-	return extractKey(B, memory, uint32(threads), keyLen)
+	key := extractKey(B, memory, uint32(threads), keyLen)
+	if time == 1 {
+		// After one pass, memory a hash leaves behind holds first-pass
+		// blocks, some of them two BLAKE2b calls from the password: a
+		// cheap test of a guess for whoever reads this process's memory.
+		// After two or more, every block is from a later pass, and testing
+		// a guess against them takes a full first pass, as a hash does.
+		clear(B)
+	}
+	return key
 }
 
 const (

@@ -23,7 +23,9 @@ func dirty(kib int, seed uint64) *Memory {
 }
 
 // withEachImplementation runs f with the SIMD block function (where the
-// machine has it) and with the generic one.
+// machine has it) and without it. On amd64 "generic" still mixes blocks in
+// SSE2 assembly; processBlockGeneric runs with -tags purego (.ci/run) and
+// on other architectures.
 func withEachImplementation(t *testing.T, f func(t *testing.T)) {
 	defer func(sse4, lsx bool) { useSSE4, useLSX = sse4, lsx }(useSSE4, useLSX)
 	if useSSE4 || useLSX {
@@ -86,6 +88,10 @@ func TestVectors(t *testing.T) {
 // TestIDKeyMatchesXCrypto compares IDKey in reused, dirty memory with
 // x/crypto's IDKey in fresh memory, over many parameter sets.
 func TestIDKeyMatchesXCrypto(t *testing.T) {
+	withEachImplementation(t, testIDKeyMatchesXCrypto)
+}
+
+func testIDKeyMatchesXCrypto(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	mem := dirty(1024, 3)
 	for i := range 200 {
@@ -117,6 +123,28 @@ func TestIDKeyGrowsMemory(t *testing.T) {
 	}
 	if mem.KiB() != 64 {
 		t.Fatalf("KiB() = %d after a 64 KiB hash, want 64", mem.KiB())
+	}
+}
+
+// TestOnePassLeavesNoBlocks checks a one-pass hash clears the memory it
+// leaves behind (its blocks are cheap to test a password guess against),
+// and a two-pass one, whose blocks are not, leaves it as it is.
+func TestOnePassLeavesNoBlocks(t *testing.T) {
+	for _, tc := range []struct {
+		time      uint32
+		wantClear bool
+	}{{1, true}, {2, false}} {
+		mem := new(Memory)
+		IDKey(mem, []byte("pw"), []byte("saltsalt"), tc.time, 64, 1, 32)
+		clean := true
+		for _, b := range mem.blocks {
+			if b != (block{}) {
+				clean = false
+			}
+		}
+		if clean != tc.wantClear {
+			t.Errorf("t=%d: memory left all zero = %v, want %v", tc.time, clean, tc.wantClear)
+		}
 	}
 }
 

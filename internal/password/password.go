@@ -76,13 +76,14 @@ type Hasher struct {
 	dummy  string        // a hash of a random password, for CompareDummy
 
 	// mems is argon2id working memory kept between hashes, at most one per
-	// core: allocating m KiB afresh for every hash cost the runtime's
-	// zeroing and the kernel's page faults, about a third of a login's CPU
-	// (docs/performance.md). A stored hash with a larger m than h's own
-	// gets memory of its own, which is not kept.
+	// core (GOMAXPROCS when New ran): allocating m KiB afresh for every
+	// hash cost the runtime's zeroing and the kernel's page faults, about
+	// a quarter of a login's CPU (docs/performance.md). A stored hash with
+	// a larger m than h's own gets memory of its own, which is not kept.
 	mems chan *argon2.Memory
 
 	slotHook func() // tests only: runs while a slot is held
+	memHook  func() // tests only: runs while kept memory is held, before hashing
 }
 
 // New returns a Hasher with parameters p that runs at most maxInFlight hashes at once;
@@ -203,6 +204,9 @@ func (h *Hasher) idKey(password, salt []byte, p Params) []byte {
 	case mem = <-h.mems:
 	default:
 		mem = new(argon2.Memory)
+	}
+	if h.memHook != nil {
+		h.memHook()
 	}
 	key := argon2.IDKey(mem, password, salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
 	select {

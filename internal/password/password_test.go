@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -448,7 +449,8 @@ func TestVerifyInReusedMemory(t *testing.T) {
 	} {
 		phcs = append(phcs, mustHash(t, password.New(p, 1), pw))
 	}
-	h := password.New(cheap, 1)
+	mib := password.Params{Time: 1, MemoryKiB: 1024, Threads: 1, KeyLen: 32, SaltLen: 16}
+	h := password.New(mib, 1) // as much memory as the largest, so every hash runs in what the last left
 	for round := range 3 {
 		for i := range phcs {
 			phc := phcs[(i+round)%len(phcs)]
@@ -460,7 +462,7 @@ func TestVerifyInReusedMemory(t *testing.T) {
 			}
 		}
 		own := mustHash(t, h, pw)
-		if ok, _, err := password.New(cheap, 1).Verify(ctx, pw, own); !ok || err != nil {
+		if ok, _, err := password.New(mib, 1).Verify(ctx, pw, own); !ok || err != nil {
 			t.Fatalf("round %d: a hash made in reused memory does not verify in fresh memory: %v, %v", round, ok, err)
 		}
 	}
@@ -484,5 +486,73 @@ func TestHasherKeepsOnlyItsOwnMemory(t *testing.T) {
 	}
 	if got := h.KeptMemoryKiB(); len(got) != 1 || got[0] != 64 {
 		t.Fatalf("after verifying a 4 MiB hash, kept memory = %v KiB, want [64]", got)
+	}
+}
+
+// TestHashesReuseMemory checks hashes one after another allocate far less
+// than the m KiB each works in: the memory is kept, not asked for again.
+func TestHashesReuseMemory(t *testing.T) {
+	p := password.Params{Time: 1, MemoryKiB: 4096, Threads: 1, KeyLen: 32, SaltLen: 16}
+	h := password.New(p, 1)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 5 {
+		mustHash(t, h, pw)
+	}
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+		t.Fatalf("5 hashes at m=4 MiB allocated %d KiB, want under 1024: the memory is not reused", got>>10)
+	}
+}
+
+// TestConcurrentHashesNeverShareMemory runs hashes and verifications at
+// once, more than there are cores, and checks every result: two hashes in
+// one piece of memory would spoil both.
+func TestConcurrentHashesNeverShareMemory(t *testing.T) {
+	ctx := context.Background()
+	p := password.Params{Time: 2, MemoryKiB: 256, Threads: 1, KeyLen: 32, SaltLen: 16}
+	h := password.New(p, 8)
+	known := mustHash(t, password.New(p, 1), pw)
+	made := make([]string, 8)
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			if i%2 == 0 {
+				made[i/2] = mustHash(t, h, pw)
+				return
+			}
+			if ok, _, err := h.Verify(ctx, pw, known); !ok || err != nil {
+				t.Errorf("concurrent Verify(right password) = %v, %v; want true, nil", ok, err)
+			}
+			if ok, _, err := h.Verify(ctx, wrong, known); ok || err != nil {
+				t.Errorf("concurrent Verify(wrong password) = %v, %v; want false, nil", ok, err)
+			}
+		})
+	}
+	wg.Wait()
+	fresh := password.New(p, 1)
+	for i, phc := range made {
+		if ok, _, err := fresh.Verify(ctx, pw, phc); !ok || err != nil {
+			t.Errorf("hash %d made concurrently does not verify: %v, %v", i, ok, err)
+		}
+	}
+}
+
+// TestKeptMemoryIsAtMostOnePerCore runs four hashes per core at once and
+// checks the Hasher keeps no more memory than one per core afterwards.
+func TestKeptMemoryIsAtMostOnePerCore(t *testing.T) {
+	cores := runtime.GOMAXPROCS(0)
+	n := 4 * cores
+	h := password.New(cheap, n)
+	var holding sync.WaitGroup
+	holding.Add(n)
+	h.SetMemoryHook(func() { holding.Done(); holding.Wait() }) // every hash starts once all n hold memory
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { mustHash(t, h, pw) })
+	}
+	wg.Wait()
+	if got := h.KeptMemoryKiB(); len(got) != cores {
+		t.Fatalf("after %d hashes at once, kept memory = %v KiB, want one 64 KiB piece per core (%d)", n, got, cores)
 	}
 }
