@@ -11,7 +11,8 @@
 # SCALE (users for the scale run, 1000000; 0 skips it), PG (1: PostgreSQL
 # runs, when TWOFOLD_TEST_POSTGRES_URL or the default local server answers),
 # ACCEPT_USERS (pending sessions prepared for verify-accept, 4000: each costs
-# one password login, about 15 ms of the 2 cores, during set-up).
+# one password login, about 15 ms of the 2 cores, during set-up), BARE (1:
+# verify-reject against scripts/bare, the issue's reference handler).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -20,6 +21,7 @@ D=${D:-10s}
 C=${C:-64}
 SCALE=${SCALE:-1000000}
 PG=${PG:-1}
+BARE=${BARE:-1}
 ACCEPT_USERS=${ACCEPT_USERS:-4000}
 PGURL=${TWOFOLD_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 
@@ -34,6 +36,7 @@ trap cleanup EXIT
 
 CGO_ENABLED=0 go build -trimpath -o "$WORK/twofold" ./cmd/twofold # the release build (README)
 go build -o "$WORK/twofold-load" ./cmd/twofold-load
+CGO_ENABLED=0 go build -trimpath -o "$WORK/bare" ./scripts/bare
 LOAD=$WORK/twofold-load
 TF=$WORK/twofold
 
@@ -137,6 +140,27 @@ if [ "$SCALE" -gt 0 ]; then
 	measure "verify-reject with $total users in the database" -url $URL -pid $SP -scenario verify-reject -imported -first 100000 -users 1500 -c "$C" -d "$D"
 fi
 kill "$SP" 2>/dev/null || true
+
+if [ "$BARE" = 1 ]; then
+	section "Reference: the bare handler (scripts/bare)"
+	note "Only the necessary work of a rejected check, written the plain way: session read, authenticator read, failure count and event in one transaction per request, one writer, modernc SQLite in WAL (scripts/bare/main.go). Same users, same load tool, same machine."
+	note
+	"$LOAD" -gen 2000 -gen-kind totp >"$WORK/bare-users.jsonl"
+	for sync in FULL NORMAL; do
+		mkdir -p "$WORK/bare-$sync"
+		"$WORK/bare" -addr 127.0.0.1:18099 -users "$WORK/bare-users.jsonl" -dir "$WORK/bare-$sync" -synchronous "$sync" 2>"$WORK/bare-$sync.log" &
+		BP=$!
+		PIDS+=("$BP")
+		for _ in $(seq 100); do
+			curl -fsS http://127.0.0.1:18099/healthz >/dev/null 2>&1 && break
+			sleep 0.1
+		done
+		measure "bare, synchronous=$sync: verify-reject (1,500 sessions × 90 codes)" -url http://127.0.0.1:18099 -pid $BP -scenario verify-reject -imported -first 0 -users 1500 -c "$C" -d "$D"
+		kill "$BP" 2>/dev/null || true
+		wait "$BP" 2>/dev/null || true
+	done
+	note "synchronous=NORMAL does not fsync at commit in WAL mode: a crash can lose answered failures. twofold runs with FULL."
+fi
 
 if [ "$PG" = 1 ] && psql "$PGURL" -qAtc 'select 1' >/dev/null 2>&1; then
 	section "PostgreSQL"
