@@ -129,6 +129,9 @@ measure "full-login (password + TOTP)" -url $URL -pid $SP -scenario full-login -
 
 if [ "$SCALE" -gt 0 ]; then
 	section "SQLite with $SCALE more users"
+	note "The baseline is measured again just before the import (fresh sessions of users no run above used), so the two runs are back to back."
+	note
+	measure "verify-reject with 21,000 users (baseline for the scale run)" -url $URL -pid $SP -scenario verify-reject -imported -first 5000 -users 1500 -c "$C" -d "$D"
 	import_users "${SQ[@]}" -- -gen "$SCALE" -first 100000 -gen-kind totp
 	db=$WORK/sqlite/twofold.db
 	size=$(stat -c %s "$db")
