@@ -143,6 +143,7 @@ if [ "$SCALE" -gt 0 ]; then
 	measure "verify-reject with $total users in the database" -url $URL -pid $SP -scenario verify-reject -imported -first 100000 -users 1500 -c "$C" -d "$D"
 fi
 kill "$SP" 2>/dev/null || true
+wait "$SP" 2>/dev/null || true
 
 if [ "$BARE" = 1 ]; then
 	section "Reference: the bare handler (scripts/bare)"
@@ -154,10 +155,16 @@ if [ "$BARE" = 1 ]; then
 		"$WORK/bare" -addr 127.0.0.1:18099 -users "$WORK/bare-users.jsonl" -dir "$WORK/bare-$sync" -synchronous "$sync" 2>"$WORK/bare-$sync.log" &
 		BP=$!
 		PIDS+=("$BP")
+		up=0
 		for _ in $(seq 100); do
-			curl -fsS http://127.0.0.1:18099/healthz >/dev/null 2>&1 && break
+			curl -fsS http://127.0.0.1:18099/healthz >/dev/null 2>&1 && up=1 && break
 			sleep 0.1
 		done
+		if [ "$up" = 0 ]; then
+			echo "bare ($sync) did not start; log:" >&2
+			cat "$WORK/bare-$sync.log" >&2
+			exit 1
+		fi
 		measure "bare, synchronous=$sync: verify-reject (1,500 sessions × 90 codes)" -url http://127.0.0.1:18099 -pid $BP -scenario verify-reject -imported -first 0 -users 1500 -c "$C" -d "$D"
 		kill "$BP" 2>/dev/null || true
 		wait "$BP" 2>/dev/null || true
