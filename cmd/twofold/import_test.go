@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,7 +72,12 @@ func TestUserImportThenLoginPostgres(t *testing.T) {
 }
 
 func testUserImportThenLogin(t *testing.T, env map[string]string, open func() importedStore, rotate bool) {
-	srv := start(t, env)
+	// The import (at the default skew, 1) refuses codes of its own step and
+	// the next; the server accepts 3 steps either side of now, so the code
+	// of 2 steps ahead signs in at once, without waiting for the clock.
+	serverEnv := maps.Clone(env)
+	serverEnv["TWOFOLD_TOTP_SKEW"] = "3"
+	srv := start(t, serverEnv)
 	ctx := context.Background()
 	const pw = "an imported user's password"
 	secret, secret2 := make([]byte, 20), make([]byte, 32)
@@ -128,9 +134,9 @@ func testUserImportThenLogin(t *testing.T, env map[string]string, open func() im
 		if status != "2fa_required" {
 			t.Fatalf("login: got %q, want 2fa_required", status)
 		}
-		// The import refuses codes of its own time step and earlier (no replay
-		// of a code used at the old system): the next step's is accepted.
-		code := totp.Code(secret, time.Now().Add(30*time.Second), totp.Default)
+		// The import refuses codes up to one step after its own (no replay of
+		// a code the old system just accepted): two steps ahead's is accepted.
+		code := totp.Code(secret, time.Now().Add(60*time.Second), totp.Default)
 		if status, body := api(t, pending, "POST", srv.URL+"/api/2fa/verify", map[string]string{"method": "totp", "code": code}); status != 200 {
 			t.Fatalf("verify imported TOTP: got %d %v, want 200", status, body["error"])
 		}
@@ -182,7 +188,7 @@ func testUserImportThenLogin(t *testing.T, env map[string]string, open func() im
 			if status != "2fa_required" {
 				t.Fatalf("login: got %q, want 2fa_required", status)
 			}
-			code := totp.Code(secret2, time.Now().Add(30*time.Second), totp.Default)
+			code := totp.Code(secret2, time.Now().Add(60*time.Second), totp.Default)
 			if got, _ := api(t, pending, "POST", srv.URL+"/api/2fa/verify", map[string]string{"method": "totp", "code": code}); got != 200 {
 				t.Errorf("imported TOTP secret does not verify after key rotation")
 			}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 
 	"github.com/twofold-auth/twofold/internal/password"
@@ -145,12 +146,14 @@ func safeField(f string) string {
 // event with detail {"source": "import"}; its TOTP secrets become confirmed
 // authenticator apps named "Imported" (SHA-1, 6 digits, 30 s: what other
 // systems' authenticator apps use), sealed as enrolled ones are, and it
-// gets no backup codes. Codes for the time step of the import and earlier
-// are refused, so a code used at the old system just before cannot be
-// replayed here.
+// gets no backup codes. A secret listed twice for one user becomes one
+// app: two apps with one secret would each accept the same code once, a
+// replay. Codes up to max(skew, 1) steps after the import's own time step
+// are refused, so a code the old system accepted just before (its clock
+// skew allowing a step ahead) cannot be replayed here.
 func (s *Service) ImportUsers(ctx context.Context, c Client, users []ImportUser) (imported []bool, err error) {
 	now := s.now()
-	lastStep := totp.Step(now, totp.Default)
+	lastStep := totp.Step(now, totp.Default) + int64(max(s.skew, 1))
 	batch := make([]ImportedUser, len(users))
 	for i, in := range users {
 		u := User{ID: s.newID(now), Email: in.Email, PasswordHash: in.PasswordHash, CreatedAt: now}
@@ -158,13 +161,19 @@ func (s *Service) ImportUsers(ctx context.Context, c Client, users []ImportUser)
 			ID: s.newID(now), Time: now, Type: EventUserRegistered, UserID: u.ID,
 			IP: truncate(c.IP, 64), UserAgent: truncate(c.UserAgent, 512), Detail: map[string]any{"source": "import"},
 		}}
-		for j, key := range in.TOTPSecrets {
+		var keys [][]byte
+		for _, key := range in.TOTPSecrets {
+			if !slices.ContainsFunc(keys, func(k []byte) bool { return bytes.Equal(k, key) }) {
+				keys = append(keys, key)
+			}
+		}
+		for j, key := range keys {
 			a := TOTPAuthenticator{
 				ID: s.newID(now), UserID: u.ID, Name: "Imported",
 				Algorithm: totp.Default.Algorithm.String(), Digits: totp.Default.Digits, Period: totp.Default.Period,
 				LastStep: lastStep, CreatedAt: now,
 			}
-			if len(in.TOTPSecrets) > 1 {
+			if len(keys) > 1 {
 				a.Name = "Imported " + strconv.Itoa(j+1)
 			}
 			if a.Secret, err = s.keys.seal(key, "totp:"+a.ID); err != nil {
