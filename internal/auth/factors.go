@@ -671,8 +671,14 @@ func (s *Service) rotation(ctx context.Context, sess Session) (string, *SessionR
 }
 
 // requireRecent refuses changes from a session whose last password or
-// second-factor success is older than RecentAuthWindow.
+// second-factor success is older than RecentAuthWindow, and from a pending
+// session (password only, second factor owed) whatever its age: the
+// routes never let one through, and this keeps a miswired one from
+// turning a password into a change of factors or password.
 func (s *Service) requireRecent(sess Session) error {
+	if sess.State != StateAuthenticated {
+		return errUnauthenticated
+	}
 	if !s.RecentlyAuthenticated(sess) {
 		return errReauth
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/twofold-auth/twofold/internal/auth"
 )
@@ -13,6 +14,7 @@ func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		``, `{}`, `{"email":"a@example.com","password":"12345678"}`, `{"email":1}`, `[]`, `null`,
 		`{"a":{"b":[1,2,{"c":"\u0000"}]}}`, `{"email":"\ud800"}`, `{} {}`, `{"code":"123456","remember_device":true}`,
+		"{\"password\":\"p\xe4ssw\xf6rd\"}",
 	} {
 		f.Add([]byte(s))
 	}
@@ -25,6 +27,9 @@ func FuzzDecode(f *testing.F) {
 		}
 		err := decodeBytes(data, &in)
 		if err == nil {
+			if !utf8.Valid(data) {
+				t.Fatalf("a body that is not UTF-8 was accepted: two such passwords could decode alike")
+			}
 			return
 		}
 		var e *auth.Error

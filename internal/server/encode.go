@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/twofold-auth/twofold/internal/auth"
 )
@@ -104,6 +105,11 @@ func decodeBytes(data []byte, v any) error {
 	}
 	if data[0] != '{' {
 		return auth.Errorf(auth.CodeInvalidRequest, "request body must be a JSON object")
+	}
+	// JSON is UTF-8 (RFC 8259); encoding/json would turn each invalid byte
+	// into U+FFFD, so two different Latin-1 passwords would become one.
+	if !utf8.Valid(data) {
+		return auth.Errorf(auth.CodeInvalidRequest, "request body is not valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(v); err != nil {

@@ -83,3 +83,13 @@ func TestChangePassword(t *testing.T) {
 		wantStatus(t, r, "2fa_required")
 	})
 }
+
+// TestBodyNotUTF8IsRefused: encoding/json turns each invalid byte into
+// U+FFFD, so two different Latin-1 passwords would be one password. Such a
+// body is 400 invalid_request (JSON is UTF-8, RFC 8259).
+func TestBodyNotUTF8IsRefused(t *testing.T) {
+	e := newEnv(t)
+	e.client().do("POST", "/api/register", "{\"email\":\"latin1@example.com\",\"password\":\"p\xe4ssw\xf6rd-\xe9t\xe9\"}").want(t, 400, "invalid_request")
+	e.client().do("POST", "/api/register", "{\"email\":\"latin1@example.com\",\"password\":\"p\u00e4ssw\u00f6rd-\u00e9t\u00e9\"}").want(t, 201, "")
+	e.client().do("POST", "/api/login", "{\"email\":\"latin1@example.com\",\"password\":\"p\xfcssw\xfcrd-\xfct\xfc\"}").want(t, 400, "invalid_request")
+}

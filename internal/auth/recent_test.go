@@ -1,0 +1,57 @@
+package auth_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/twofold-auth/twofold/internal/auth"
+	"github.com/twofold-auth/twofold/internal/totp"
+)
+
+// TestPendingSessionCannotMakeSensitiveChanges: a session that owes its
+// second factor is refused every change that needs recent authentication,
+// even though its password success is seconds old (the routes refuse it
+// first; this is the service's own line).
+func TestPendingSessionCannotMakeSensitiveChanges(t *testing.T) {
+	ctx := t.Context()
+	s, _ := newService(t, auth.Options{})
+	c := auth.Client{IP: "192.0.2.1"}
+	reg, err := s.Register(ctx, c, "ada@example.com", "the right password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, u, err := s.Authenticate(ctx, reg.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup, err := s.SetupTOTP(ctx, sess, u, "phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _ := totp.DecodeSecret(setup.ManualKey)
+	if _, err := s.ConfirmTOTP(ctx, c, sess, u, totp.Code(secret, s.Now(), totp.Default)); err != nil {
+		t.Fatal(err)
+	}
+
+	res, err := s.Login(ctx, c, "ada@example.com", "the right password")
+	if err != nil || res.Status != "2fa_required" {
+		t.Fatalf("login: %v %v", res.Status, err)
+	}
+	pending, pu, err := s.Authenticate(ctx, res.Token)
+	if err != nil || pending.State != auth.StatePending {
+		t.Fatalf("authenticate: %v %v", pending.State, err)
+	}
+	if _, err := s.ChangePassword(ctx, c, pending, pu, "the right password", "a password of the attacker"); auth.ErrorCode(err) != auth.CodeUnauthenticated {
+		t.Errorf("ChangePassword from a pending session: %v, want unauthenticated", err)
+	}
+	if err := s.DisableTwoFactor(ctx, c, pending, pu); auth.ErrorCode(err) != auth.CodeUnauthenticated {
+		t.Errorf("DisableTwoFactor from a pending session: %v, want unauthenticated", err)
+	}
+	if _, err := s.SetupTOTP(ctx, pending, pu, "attacker"); auth.ErrorCode(err) != auth.CodeUnauthenticated {
+		t.Errorf("SetupTOTP from a pending session: %v, want unauthenticated", err)
+	}
+	res, err = s.Login(ctx, c, "ada@example.com", "the right password")
+	if err != nil || res.Status != "2fa_required" || !slices.Contains(res.Methods, auth.MethodTOTP) {
+		t.Fatalf("after the refused changes, login: %v %v %v; want the old password and the app to stand", res.Status, res.Methods, err)
+	}
+}
