@@ -85,7 +85,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Client, sess Session, u Use
 	if err := s.requireRecent(sess); err != nil {
 		return Enabled{}, err
 	}
-	if err := s.limit(s.verifyLimit, "ip:"+c.IP); err != nil {
+	if err := s.limit(s.verifyLimit, IPRateKey(c.IP)); err != nil {
 		return Enabled{}, err
 	}
 	p, err := s.store.PendingTOTP(ctx, u.ID)
@@ -358,7 +358,7 @@ func (s *Service) mayAttempt(c Client, u User) error {
 	if now := s.now(); u.LockedUntil.After(now) {
 		return s.lockedError(u.LockedUntil, now)
 	}
-	return s.limit(s.verifyLimit, "ip:"+c.IP)
+	return s.limit(s.verifyLimit, IPRateKey(c.IP))
 }
 
 // failureEvents are the events of the n-th consecutive failure: 2fa.failed,
@@ -616,7 +616,7 @@ func (s *Service) Reauthenticate(ctx context.Context, c Client, sess Session, u 
 		// login that made this session must not count as fresh proof.
 		return "", Errorf(CodeInvalidRequest, "re-authentication takes an authenticator app or a backup code, not an SMS code")
 	}
-	if err := s.limit(s.authLimit, "ip:"+c.IP); err != nil {
+	if err := s.limit(s.authLimit, IPRateKey(c.IP)); err != nil {
 		return "", err
 	}
 	if err := s.limit(s.loginLimit, "email:"+u.Email); err != nil {

@@ -25,7 +25,7 @@ func (s *Service) ChangePassword(ctx context.Context, c Client, sess Session, u 
 		return "", Errorf(CodeInvalidRequest, "the new password must be %d to %d characters", MinPasswordLen, MaxPasswordLen)
 	}
 	// A wrong current password counts like a wrong login password.
-	if err := s.limit(s.authLimit, "ip:"+c.IP); err != nil {
+	if err := s.limit(s.authLimit, IPRateKey(c.IP)); err != nil {
 		return "", err
 	}
 	if err := s.limit(s.loginLimit, "email:"+u.Email); err != nil {

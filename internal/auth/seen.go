@@ -96,6 +96,17 @@ func (s *Service) signedIn(ctx context.Context, c Client, u User) {
 	})
 }
 
+// IPRateKey is the key per-IP limits count a client under: its IPv4
+// address, or its IPv6 /64. Any IPv6 client holds a whole /64 (2^64
+// addresses), so counting each address alone would let it step around
+// every per-IP limit. An address that does not parse counts as itself.
+func IPRateKey(ip string) string {
+	if n := networkOf(ip); n != "" {
+		return "ip:" + n
+	}
+	return "ip:" + ip
+}
+
 // networkOf is what identifies a client's network for new-sign-in alerts:
 // an IPv4 address, or an IPv6 address's /64 prefix. "" when ip is not an
 // address.

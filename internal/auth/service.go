@@ -222,7 +222,7 @@ func (s *Service) Register(ctx context.Context, c Client, email, password string
 	if s.regClosed {
 		return Registered{}, Errorf(CodeRegistrationClosed, "sign-up is closed: ask an administrator for an account")
 	}
-	if err := s.limit(s.authLimit, "ip:"+c.IP); err != nil {
+	if err := s.limit(s.authLimit, IPRateKey(c.IP)); err != nil {
 		return Registered{}, err
 	}
 	u, err := s.CreateUser(ctx, c, email, password)
@@ -287,7 +287,7 @@ func (s *Service) Login(ctx context.Context, c Client, email, password string) (
 // valid token of their own device, trusted less than deviceTTL ago (the
 // lifetime configured now), stands in for the second factor.
 func (s *Service) LoginWithDevice(ctx context.Context, c Client, email, password, deviceToken string, deviceTTL time.Duration) (LoginResult, error) {
-	if err := s.limit(s.authLimit, "ip:"+c.IP); err != nil {
+	if err := s.limit(s.authLimit, IPRateKey(c.IP)); err != nil {
 		return LoginResult{}, err
 	}
 	if strings.TrimSpace(email) == "" || password == "" {

@@ -155,7 +155,7 @@ func (s *Service) SetupSMS(ctx context.Context, c Client, sess Session, u User, 
 		// Confirming would be refused anyway: send nothing.
 		return "", s.lockedError(u.LockedUntil, now)
 	}
-	if err := s.limit(s.authLimit, "ip:"+c.IP); err != nil {
+	if err := s.limit(s.authLimit, IPRateKey(c.IP)); err != nil {
 		return "", err
 	}
 	if err := s.claimSMSSend(ctx, u.ID); err != nil {
@@ -262,7 +262,7 @@ func (s *Service) SendLoginCode(ctx context.Context, c Client, sess Session, u U
 	if len(phones) == 0 {
 		return Errorf(CodeInvalidRequest, "sms is not a second factor of this account")
 	}
-	if err := s.limit(s.authLimit, "ip:"+c.IP); err != nil {
+	if err := s.limit(s.authLimit, IPRateKey(c.IP)); err != nil {
 		return err
 	}
 	if err := s.claimSMSSend(ctx, u.ID); err != nil {

@@ -175,7 +175,7 @@ func (s *Service) StartWebAuthnRegistration(ctx context.Context, c Client, sess 
 		return nil, err
 	}
 	// Every start stores a row: bound per IP like the other starts.
-	if err := s.limit(s.authLimit, "ip:"+c.IP); err != nil {
+	if err := s.limit(s.authLimit, IPRateKey(c.IP)); err != nil {
 		return nil, err
 	}
 	stored, err := s.store.WebAuthnCredentials(ctx, u.ID)
@@ -370,7 +370,7 @@ func (s *Service) StartPasskeyLogin(ctx context.Context, c Client) (*protocol.Pu
 		return nil, "", errNoWebAuthn
 	}
 	// Every start stores a row: bound per IP like any login.
-	if err := s.limit(s.authLimit, "ip:"+c.IP); err != nil {
+	if err := s.limit(s.authLimit, IPRateKey(c.IP)); err != nil {
 		return nil, "", err
 	}
 	challenge, err := s.newChallenge()

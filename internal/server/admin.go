@@ -36,7 +36,7 @@ func adminOnly(token string, want [sha256.Size]byte, limit *ratelimit.Limiter, h
 			writeError(w, auth.Errorf(auth.CodeUnauthenticated, "the admin API is off: set TWOFOLD_ADMIN_TOKEN to turn it on"))
 			return
 		}
-		ip := clientIP(r)
+		ip := auth.IPRateKey(clientIP(r)) // an IPv6 client counts by its /64
 		if ok, wait := limit.Allow(ip, time.Now()); !ok {
 			writeError(w, &auth.Error{Code: auth.CodeRateLimited, Message: "too many wrong admin tokens: wait and try again", RetryAfter: wait})
 			return
