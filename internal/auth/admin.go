@@ -83,7 +83,7 @@ func (s *Service) ResetTwoFactor(ctx context.Context, c Client, userID string) e
 		return err
 	}
 	ctx = context.WithoutCancel(ctx)
-	if err := s.revokeDevices(ctx, c, u, "admin_reset"); err != nil {
+	if err := s.revokeDevices(ctx, c, u, "", "admin_reset"); err != nil {
 		return err
 	}
 	if err := s.store.DeleteSecondFactors(ctx, u.ID); err != nil {

@@ -219,9 +219,11 @@ func (s *Service) RevokeDevice(ctx context.Context, c Client, u User, id string)
 	return nil
 }
 
-// revokeDevices forgets every trusted device of u, recording why.
-func (s *Service) revokeDevices(ctx context.Context, c Client, u User, reason string) error {
-	n, err := s.store.DeleteTrustedDevices(ctx, u.ID)
+// revokeDevices forgets every trusted device of u, recording why. The
+// sessions the devices signed in end with them, except keepSessionID (the
+// session making the change, or "").
+func (s *Service) revokeDevices(ctx context.Context, c Client, u User, keepSessionID, reason string) error {
+	n, err := s.store.DeleteTrustedDevices(ctx, u.ID, keepSessionID)
 	if err != nil {
 		return s.internal(ctx, "delete trusted devices", err)
 	}

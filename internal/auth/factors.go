@@ -577,7 +577,7 @@ func (s *Service) removeFactor(ctx context.Context, c Client, sess Session, u Us
 	if err != nil || !last {
 		return err
 	}
-	return s.disable(ctx, c, u, "last second factor removed")
+	return s.disable(ctx, c, sess, u, "last second factor removed")
 }
 
 // DisableTwoFactor removes every second factor and backup code.
@@ -586,11 +586,13 @@ func (s *Service) DisableTwoFactor(ctx context.Context, c Client, sess Session, 
 	if err := s.requireRecent(sess); err != nil {
 		return err
 	}
-	return s.disable(ctx, c, u, "disabled by the user")
+	return s.disable(ctx, c, sess, u, "disabled by the user")
 }
 
-func (s *Service) disable(ctx context.Context, c Client, u User, reason string) error {
-	if err := s.revokeDevices(ctx, c, u, "2fa_disabled"); err != nil {
+// disable turns two-step off for u; sess, the session doing it, stays
+// signed in even when a remembered device signed it in.
+func (s *Service) disable(ctx context.Context, c Client, sess Session, u User, reason string) error {
+	if err := s.revokeDevices(ctx, c, u, sess.ID, "2fa_disabled"); err != nil {
 		return err
 	}
 	// DeleteSecondFactors also removes a device trusted meanwhile.

@@ -58,7 +58,7 @@ func (s *Service) ChangePassword(ctx context.Context, c Client, sess Session, u 
 	if err := s.store.DeleteUserSessions(ctx, u.ID, sess.ID); err != nil {
 		return "", s.internal(ctx, "end other sessions", err)
 	}
-	if err := s.revokeDevices(ctx, c, u, "password_changed"); err != nil {
+	if err := s.revokeDevices(ctx, c, u, sess.ID, "password_changed"); err != nil {
 		return "", err
 	}
 	s.record(ctx, c, EventPasswordChanged, u.ID, nil)

@@ -46,8 +46,11 @@ type Devices interface {
 	//
 	// DeleteTrustedDevice removes device id of userID. ErrNotFound.
 	DeleteTrustedDevice(ctx context.Context, userID, id string) error
-	// DeleteTrustedDevices removes every device of a user and returns how many.
-	DeleteTrustedDevices(ctx context.Context, userID string) (int, error)
+	// DeleteTrustedDevices removes every device of a user and returns how
+	// many. Sessions signed in by a device end with it, except
+	// keepSessionID (when not ""), which is detached from its device in
+	// the same transaction: the session making the change outlives it.
+	DeleteTrustedDevices(ctx context.Context, userID, keepSessionID string) (int, error)
 	// DeleteExpiredTrustedDevices removes devices that expired before
 	// before (with their retired hashes) and returns how many.
 	DeleteExpiredTrustedDevices(ctx context.Context, before time.Time) (int, error)

@@ -110,12 +110,22 @@ func (db *DB) DeleteTrustedDevice(ctx context.Context, userID, id string) error 
 }
 
 // DeleteTrustedDevices implements auth.Devices.
-func (db *DB) DeleteTrustedDevices(ctx context.Context, userID string) (int, error) {
-	tag, err := db.pool.Exec(ctx, "DELETE FROM trusted_devices WHERE user_id = $1", userID)
-	if err != nil {
-		return 0, fmt.Errorf("delete trusted devices: %w", classify(err))
-	}
-	return int(tag.RowsAffected()), nil
+func (db *DB) DeleteTrustedDevices(ctx context.Context, userID, keepSessionID string) (int, error) {
+	var n int64
+	err := db.tx(ctx, "delete trusted devices", func(tx pgx.Tx) error {
+		if keepSessionID != "" {
+			if _, err := tx.Exec(ctx, "UPDATE sessions SET device_id = NULL WHERE id = $1 AND user_id = $2", keepSessionID, userID); err != nil {
+				return err
+			}
+		}
+		tag, err := tx.Exec(ctx, "DELETE FROM trusted_devices WHERE user_id = $1", userID)
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+		return nil
+	})
+	return int(n), err
 }
 
 // DeleteExpiredTrustedDevices implements auth.Devices.

@@ -337,3 +337,38 @@ func TestDeviceCookieIsSecureOnHTTPS(t *testing.T) {
 		t.Errorf("device cookie on https: Secure %v, HttpOnly %v; want both", ck.Secure, ck.HttpOnly)
 	}
 }
+
+// TestChangesFromARememberedBrowserKeepItsSession: a session a remembered
+// device signed in used to end with the device when its own password
+// change or 2FA disable revoked every device: the password changed, the
+// answer was 401 and the browser was signed out.
+func TestChangesFromARememberedBrowserKeepItsSession(t *testing.T) {
+	deviceSession := func(t *testing.T) (*env, *client, enrolled) {
+		e := newEnv(t, withDevices)
+		u := e.enroll("ada@example.com")
+		c := e.rememberedLogin(u)
+		c.do("POST", "/api/logout", nil).want(t, 204, "")
+		e.Clock.Advance(time.Minute)
+		wantStatus(t, c.login(u.email), "authenticated") // signed in by the device
+		return e, c, u
+	}
+	t.Run("PasswordChange", func(t *testing.T) {
+		e, c, u := deviceSession(t)
+		c.do("POST", "/api/password", map[string]string{"current_password": pw, "new_password": "a brand new password"}).want(t, 204, "")
+		c.do("GET", "/api/me", nil).want(t, 200, "")
+		e.client().do("POST", "/api/login", map[string]string{"email": u.email, "password": pw}).want(t, 401, "invalid_credentials")
+	})
+	t.Run("PasswordChangeAfterReauthentication", func(t *testing.T) {
+		e, c, u := deviceSession(t)
+		e.Clock.Advance(11 * time.Minute)
+		c.do("POST", "/api/reauthenticate", map[string]string{"password": pw, "method": "totp", "code": e.code(u.secret)}).want(t, 200, "")
+		c.do("POST", "/api/password", map[string]string{"current_password": pw, "new_password": "a brand new password"}).want(t, 204, "")
+		c.do("GET", "/api/me", nil).want(t, 200, "")
+	})
+	t.Run("Disable2FA", func(t *testing.T) {
+		_, c, _ := deviceSession(t)
+		c.do("POST", "/api/2fa/disable", nil).want(t, 204, "")
+		c.do("GET", "/api/me", nil).want(t, 200, "")
+		c.do("GET", "/api/devices", nil).want(t, 200, "")
+	})
+}

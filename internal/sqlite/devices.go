@@ -102,13 +102,22 @@ func (db *DB) DeleteTrustedDevice(ctx context.Context, userID, id string) error 
 }
 
 // DeleteTrustedDevices implements auth.Devices.
-func (db *DB) DeleteTrustedDevices(ctx context.Context, userID string) (int, error) {
-	res, err := db.write.ExecContext(ctx, "DELETE FROM trusted_devices WHERE user_id = ?", userID)
-	if err != nil {
-		return 0, fmt.Errorf("delete trusted devices: %w", classify(err))
-	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
+func (db *DB) DeleteTrustedDevices(ctx context.Context, userID, keepSessionID string) (int, error) {
+	var n int64
+	err := db.tx(ctx, "delete trusted devices", func(tx *sql.Tx) error {
+		if keepSessionID != "" {
+			if _, err := tx.ExecContext(ctx, "UPDATE sessions SET device_id = NULL WHERE id = ? AND user_id = ?", keepSessionID, userID); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, "DELETE FROM trusted_devices WHERE user_id = ?", userID)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	return int(n), err
 }
 
 // DeleteExpiredTrustedDevices implements auth.Devices.

@@ -132,7 +132,7 @@ var deviceCases = []testCase{
 		addDevice(t, s, newDevice("d1", "u1", "h1"))
 		addDevice(t, s, newDevice("d2", "u1", "h2"))
 		addDevice(t, s, newDevice("d3", "u2", "h3"))
-		n, err := s.DeleteTrustedDevices(ctx(t), "u1")
+		n, err := s.DeleteTrustedDevices(ctx(t), "u1", "")
 		must(t, "delete u1's devices", err)
 		wantInt(t, "devices deleted", n, 2)
 		if got := deviceIDs(t, s, "u1"); len(got) != 0 {
@@ -141,7 +141,7 @@ var deviceCases = []testCase{
 		if got := deviceIDs(t, s, "u2"); !slices.Equal(got, []string{"d3"}) {
 			t.Errorf("devices of u2: got %v, want [d3]", got)
 		}
-		n, err = s.DeleteTrustedDevices(ctx(t), "u1")
+		n, err = s.DeleteTrustedDevices(ctx(t), "u1", "")
 		must(t, "delete u1's devices again", err)
 		wantInt(t, "devices deleted the second time", n, 0)
 	}},

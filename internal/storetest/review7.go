@@ -72,10 +72,41 @@ var deviceSessionCases = []testCase{
 		sess := newSession("s1", "u1", "sh1")
 		sess.DeviceID = "d1"
 		addSession(t, s, sess)
-		_, err := s.DeleteTrustedDevices(ctx(t), "u1")
+		_, err := s.DeleteTrustedDevices(ctx(t), "u1", "")
 		must(t, "delete devices", err)
 		if !sessionGone(t, s, "sh1") {
 			t.Errorf("the device's session outlived it")
+		}
+	}},
+	{"DeleteTrustedDevices keeps the session making the change, detached from its device", func(t *testing.T, s auth.Store) {
+		addUser(t, s, "u1")
+		addUser(t, s, "u2")
+		addDevice(t, s, newDevice("d1", "u1", "h1"))
+		addDevice(t, s, newDevice("d2", "u2", "h2"))
+		for _, x := range []struct{ id, user, hash, device string }{
+			{"s1", "u1", "sh1", "d1"}, {"s2", "u1", "sh2", "d1"}, {"s3", "u2", "sh3", "d2"},
+		} {
+			sess := newSession(x.id, x.user, x.hash)
+			sess.DeviceID = x.device
+			addSession(t, s, sess)
+		}
+		n, err := s.DeleteTrustedDevices(ctx(t), "u1", "s1")
+		must(t, "delete devices", err)
+		wantInt(t, "devices deleted", n, 1)
+		if sessionGone(t, s, "sh1") {
+			t.Errorf("the session making the change ended with its device")
+		}
+		if !sessionGone(t, s, "sh2") {
+			t.Errorf("another session of the device outlived it")
+		}
+		// Another user's session is never detached through this user's
+		// call: it still ends with its own device.
+		_, err = s.DeleteTrustedDevices(ctx(t), "u1", "s3")
+		must(t, "delete devices, another user's session to keep", err)
+		_, err = s.DeleteTrustedDevices(ctx(t), "u2", "")
+		must(t, "delete the other user's devices", err)
+		if !sessionGone(t, s, "sh3") {
+			t.Errorf("another user's session was detached from its device by this user's call")
 		}
 	}},
 	{"CreateSession for a removed device is ErrNotFound", func(t *testing.T, s auth.Store) {
