@@ -5,8 +5,11 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/twofold-auth/twofold/internal/auth"
 	"github.com/twofold-auth/twofold/internal/ratelimit"
@@ -95,6 +98,14 @@ func handleAdminUsers(a *auth.Service) http.Handler {
 			return
 		}
 		q := r.URL.Query()
+		if err := plainQuery(q, "email", "after"); err != nil {
+			writeError(w, err)
+			return
+		}
+		if after := q.Get("after"); after != "" && !auth.IsID(after) {
+			writeError(w, auth.Errorf(auth.CodeInvalidRequest, "after is a user id"))
+			return
+		}
 		ps, err := a.ListUsers(r.Context(), q.Get("email"), q.Get("after"), limit)
 		if err != nil {
 			writeError(w, err)
@@ -137,6 +148,10 @@ func handleAdminEvents(a *auth.Service) http.Handler {
 			writeError(w, auth.Errorf(auth.CodeInvalidRequest, "user_id and type are at most 64 characters"))
 			return
 		}
+		if err := plainQuery(q, "user_id", "type"); err != nil {
+			writeError(w, err)
+			return
+		}
 		evs, err := a.ListEvents(r.Context(), f)
 		if err != nil {
 			writeError(w, err)
@@ -144,4 +159,17 @@ func handleAdminEvents(a *auth.Service) http.Handler {
 		}
 		encode(w, http.StatusOK, map[string]any{"events": toEvents(evs)})
 	})
+}
+
+// plainQuery refuses query parameters that are not UTF-8 text without
+// control characters: nothing an id, an email or an event type holds, and
+// PostgreSQL refuses a NUL in text (a 500 otherwise).
+func plainQuery(q url.Values, names ...string) error {
+	for _, n := range names {
+		v := q.Get(n)
+		if !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
+			return auth.Errorf(auth.CodeInvalidRequest, "%s holds a byte that is not text", n)
+		}
+	}
+	return nil
 }

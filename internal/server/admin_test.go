@@ -229,3 +229,19 @@ func TestAdminEvents(t *testing.T) {
 	}
 	e.admin().do("GET", "/api/admin/events?limit=x", nil).want(t, 400, "invalid_request")
 }
+
+// TestAdminQueryParametersAreText: an admin query that is not an id or
+// text (a NUL, a control character, bytes that are not UTF-8) is 400, not
+// a database error (PostgreSQL refuses NUL in text: it was a 500).
+func TestAdminQueryParametersAreText(t *testing.T) {
+	e := newEnv(t, withAdmin)
+	for _, path := range []string{
+		"/api/admin/users?after=%00", "/api/admin/users?after=not-an-id", "/api/admin/users?email=a%00@example.com",
+		"/api/admin/users?email=%ff@example.com", "/api/admin/events?user_id=%00", "/api/admin/events?type=2fa.failed%00",
+		"/api/admin/events?type=%c2%9b",
+	} {
+		e.admin().do("GET", path, nil).want(t, 400, "invalid_request")
+	}
+	e.admin().do("GET", "/api/admin/users?after=", nil).want(t, 200, "")
+	e.admin().do("GET", "/api/admin/events?type=2fa.failed", nil).want(t, 200, "")
+}
