@@ -64,23 +64,25 @@ func (s *Service) AlertCounterRegressed(ctx context.Context, u User, c Client, c
 	s.RaiseAlert(ctx, u, c, Alert{
 		Type:    EventWebAuthnRegressed,
 		Subject: "A security key may have been copied",
-		What:    "Your security key or passkey (\"" + name + "\") answered with a signature counter lower than before, which can mean it was copied; the sign-in was refused",
+		What:    "One of your security keys or passkeys answered with a signature counter lower than before, which can mean it was copied; the sign-in was refused",
 		Detail:  map[string]any{"id": credentialID, "name": name},
 	})
 }
 
 // alertText is the email: what happened, when, from where, and what to do
-// if it was not them.
+// if it was not them. Nothing in it is text a client chose: no factor
+// names, no User-Agent (Alert.What never quotes them; the webhook's detail
+// has the names).
 func (s *Service) alertText(u User, c Client, a Alert, now time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s on your %s account (%s).\n\n", a.What, s.issuer, u.Email)
 	fmt.Fprintf(&b, "When: %s\n", now.UTC().Format("2006-01-02 15:04:05 UTC"))
 	fmt.Fprintf(&b, "IP address: %s\n", orUnknown(c.IP))
-	browser := orUnknown(truncate(c.UserAgent, 200))
-	if c.UserAgent != "" {
-		browser = UserAgentFamily(c.UserAgent) + " (" + browser + ")"
-	}
-	fmt.Fprintf(&b, "Browser: %s\n\n", browser)
+	// The browser's family and system from a fixed list, never the
+	// User-Agent itself: an email from the operator's own sender must not
+	// carry text a client chose (whoever registered an address can raise
+	// alerts to it). The webhook has the whole header.
+	fmt.Fprintf(&b, "Browser: %s\n\n", UserAgentFamily(c.UserAgent))
 	b.WriteString("If this was you, there is nothing to do.\n")
 	b.WriteString("If it was not you, change your password now and review your second factors")
 	if s.publicURL != "" {

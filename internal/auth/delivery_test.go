@@ -17,6 +17,7 @@ import (
 	"github.com/twofold-auth/twofold/internal/seal"
 	"github.com/twofold-auth/twofold/internal/sqlite"
 	"github.com/twofold-auth/twofold/internal/testclock"
+	"github.com/twofold-auth/twofold/internal/totp"
 )
 
 // recorder is a notify.Sender that records messages and fails as told.
@@ -406,10 +407,56 @@ func TestCounterRegressionAlert(t *testing.T) {
 	if _, err := s.DeliverDue(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if ms := rec.messages("email"); len(ms) != 1 || !strings.Contains(ms[0].Body, "YubiKey") || !strings.Contains(ms[0].Body, "copied") {
+	// The key's name (chosen by whoever registered it) is in the webhook, not the email.
+	if ms := rec.messages("email"); len(ms) != 1 || strings.Contains(ms[0].Body, "YubiKey") || !strings.Contains(ms[0].Body, "copied") {
 		t.Errorf("counter regression email: %+v", ms)
 	}
-	if ms := rec.messages("webhook"); len(ms) != 1 || !strings.Contains(ms[0].Body, `"type":"webauthn.counter_regressed"`) {
+	if ms := rec.messages("webhook"); len(ms) != 1 || !strings.Contains(ms[0].Body, `"type":"webauthn.counter_regressed"`) || !strings.Contains(ms[0].Body, `"name":"YubiKey"`) {
 		t.Errorf("counter regression webhook: %+v", ms)
+	}
+}
+
+// TestAlertEmailsCarryNoTextAClientChose: whoever registers an address can
+// raise alerts to it, so an email from the operator's sender quotes no
+// factor name and no User-Agent (the webhook has them).
+func TestAlertEmailsCarryNoTextAClientChose(t *testing.T) {
+	ctx := t.Context()
+	rec := &recorder{}
+	s, _ := newService(t, auth.Options{Notifier: rec, PublicURL: "https://auth.example.com", Webhook: true})
+	c := auth.Client{IP: "198.51.100.7", UserAgent: "Mozilla/5.0 Firefox/140.0 CALL IT: https://evil.example/ua"}
+	reg, err := s.Register(ctx, c, "ceo@victim.example", "attacker password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, u, err := s.Authenticate(ctx, reg.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup, err := s.SetupTOTP(ctx, sess, u, "IT: verify at https://evil.example/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _ := totp.DecodeSecret(setup.ManualKey)
+	if _, err := s.ConfirmTOTP(ctx, c, sess, u, totp.Code(secret, s.Now(), totp.Default)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeliverDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mails := rec.messages(notify.ChannelEmail)
+	if len(mails) == 0 {
+		t.Fatal("no alert email for a new authenticator app")
+	}
+	for _, m := range mails {
+		if strings.Contains(m.Subject+m.Body, "evil.example") {
+			t.Errorf("an alert email quotes text the client chose:\n%s", m.Body)
+		}
+		if !strings.Contains(m.Body, "Browser: Firefox on other system") {
+			t.Errorf("an alert email lacks the browser's family:\n%s", m.Body)
+		}
+	}
+	hooks := rec.messages(notify.ChannelWebhook)
+	if len(hooks) == 0 || !strings.Contains(hooks[0].Body, "https://evil.example/x") {
+		t.Errorf("the webhook lost the app's name (the operator's systems may want it)")
 	}
 }

@@ -134,7 +134,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Client, sess Session, u Use
 		s.record(ctx, c, EventBackupCodesGenerated, u.ID, map[string]any{"count": len(codes)})
 	}
 	s.RaiseAlert(ctx, u, c, Alert{Type: EventTOTPEnabled, Subject: "New authenticator app added",
-		What: "An authenticator app (\"" + a.Name + "\") was added as a second factor", Detail: map[string]any{"id": a.ID, "name": a.Name}})
+		What: "An authenticator app was added as a second factor", Detail: map[string]any{"id": a.ID, "name": a.Name}})
 	return Enabled{Method: Method{ID: a.ID, Name: a.Name, CreatedAt: a.CreatedAt}, BackupCodes: codes}, nil
 }
 

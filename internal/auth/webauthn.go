@@ -285,7 +285,7 @@ func (s *Service) FinishWebAuthnRegistration(ctx context.Context, c Client, sess
 	s.RaiseAlert(ctx, u, c, Alert{
 		Type:    EventWebAuthnRegistered,
 		Subject: "New security key added",
-		What:    "A security key or passkey (\"" + wc.Name + "\") was added as a second factor to your account",
+		What:    "A security key or passkey was added as a second factor to your account",
 		Detail:  map[string]any{"id": wc.ID, "name": wc.Name},
 	})
 	return Enabled{Method: Method{ID: wc.ID, Name: wc.Name, CreatedAt: wc.CreatedAt}, BackupCodes: codes}, nil
