@@ -55,3 +55,28 @@ func TestPendingSessionCannotMakeSensitiveChanges(t *testing.T) {
 		t.Fatalf("after the refused changes, login: %v %v %v; want the old password and the app to stand", res.Status, res.Methods, err)
 	}
 }
+
+// TestNormalizeEmailRefusesHiddenCharacters: control characters (C1 ones
+// are terminal escapes in `twofold user list`), invisible and
+// direction-changing ones (look-alike addresses), and IP-literal domains
+// are not addresses twofold accepts; ordinary and international ones are.
+func TestNormalizeEmailRefusesHiddenCharacters(t *testing.T) {
+	for _, bad := range []string{
+		"a\u009b2J@example.com", "a\u0085@example.com", "a\u200b@example.com", "a\u202eb@example.com",
+		"a\u2066b@example.com", "a\ufeff@example.com", "x@[10.0.0.5]", "x@[IPv6:::1]",
+	} {
+		if _, err := auth.NormalizeEmail(bad); auth.ErrorCode(err) != auth.CodeInvalidRequest {
+			t.Errorf("NormalizeEmail(%q) = %v, want invalid_request", bad, err)
+		}
+	}
+	for in, want := range map[string]string{
+		" Ada@Example.com ":   "ada@example.com",
+		"josé@example.com":    "josé@example.com",
+		"alice@bücher.de":     "alice@bücher.de",
+		"first.last+tag@a.io": "first.last+tag@a.io",
+	} {
+		if got, err := auth.NormalizeEmail(in); err != nil || got != want {
+			t.Errorf("NormalizeEmail(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -703,7 +704,27 @@ func NormalizeEmail(email string) (string, error) {
 	if at <= 0 || at == len(e)-1 || strings.ContainsAny(e, " \t\r\n<>\"") {
 		return "", bad
 	}
+	// No control characters (C1 ones are terminal escapes in `twofold user
+	// list`), no invisible or direction-changing ones (look-alike addresses
+	// in listings and alerts), and no IP-literal domain (alerts would ask
+	// the mail relay to deliver to an address on the network).
+	if strings.ContainsFunc(e, hiddenRune) || e[at+1] == '[' {
+		return "", bad
+	}
 	return e, nil
+}
+
+// hiddenRune reports a control character, a zero-width one or a
+// bidirectional formatting one.
+func hiddenRune(r rune) bool {
+	switch {
+	case unicode.IsControl(r):
+		return true
+	case r == '\u061C', r == '\u200B', r == '\u200E', r == '\u200F', r == '\u2060', r == '\uFEFF',
+		r >= '\u202A' && r <= '\u202E', r >= '\u2066' && r <= '\u2069':
+		return true
+	}
+	return false
 }
 
 // checkPassword enforces the length rule (NIST SP 800-63B: length, no
