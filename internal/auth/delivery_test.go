@@ -17,7 +17,6 @@ import (
 	"github.com/twofold-auth/twofold/internal/seal"
 	"github.com/twofold-auth/twofold/internal/sqlite"
 	"github.com/twofold-auth/twofold/internal/testclock"
-	"github.com/twofold-auth/twofold/internal/totp"
 )
 
 // recorder is a notify.Sender that records messages and fails as told.
@@ -424,22 +423,7 @@ func TestAlertEmailsCarryNoTextAClientChose(t *testing.T) {
 	rec := &recorder{}
 	s, _ := newService(t, auth.Options{Notifier: rec, PublicURL: "https://auth.example.com", Webhook: true})
 	c := auth.Client{IP: "198.51.100.7", UserAgent: "Mozilla/5.0 Firefox/140.0 CALL IT: https://evil.example/ua"}
-	reg, err := s.Register(ctx, c, "ceo@victim.example", "attacker password")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sess, u, err := s.Authenticate(ctx, reg.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	setup, err := s.SetupTOTP(ctx, sess, u, "IT: verify at https://evil.example/x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, _ := totp.DecodeSecret(setup.ManualKey)
-	if _, err := s.ConfirmTOTP(ctx, c, sess, u, totp.Code(secret, s.Now(), totp.Default)); err != nil {
-		t.Fatal(err)
-	}
+	signUpWithApp(t, s, c, "ceo@victim.example", "IT: verify at https://evil.example/x")
 	if _, err := s.DeliverDue(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,32 @@ import (
 	"github.com/twofold-auth/twofold/internal/totp"
 )
 
+// signUpWithApp registers email (password "the right password") from c and
+// enrolls an authenticator app named name; it returns the app's secret.
+func signUpWithApp(t *testing.T, s *auth.Service, c auth.Client, email, name string) []byte {
+	t.Helper()
+	reg, err := s.Register(t.Context(), c, email, "the right password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, u, err := s.Authenticate(t.Context(), reg.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup, err := s.SetupTOTP(t.Context(), sess, u, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := totp.DecodeSecret(setup.ManualKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ConfirmTOTP(t.Context(), c, sess, u, totp.Code(secret, s.Now(), totp.Default)); err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
 // TestPendingSessionCannotMakeSensitiveChanges: a session that owes its
 // second factor is refused every change that needs recent authentication,
 // even though its password success is seconds old (the routes refuse it
@@ -16,22 +42,7 @@ func TestPendingSessionCannotMakeSensitiveChanges(t *testing.T) {
 	ctx := t.Context()
 	s, _ := newService(t, auth.Options{})
 	c := auth.Client{IP: "192.0.2.1"}
-	reg, err := s.Register(ctx, c, "ada@example.com", "the right password")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sess, u, err := s.Authenticate(ctx, reg.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	setup, err := s.SetupTOTP(ctx, sess, u, "phone")
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, _ := totp.DecodeSecret(setup.ManualKey)
-	if _, err := s.ConfirmTOTP(ctx, c, sess, u, totp.Code(secret, s.Now(), totp.Default)); err != nil {
-		t.Fatal(err)
-	}
+	signUpWithApp(t, s, c, "ada@example.com", "phone")
 
 	res, err := s.Login(ctx, c, "ada@example.com", "the right password")
 	if err != nil || res.Status != "2fa_required" {
