@@ -62,6 +62,9 @@ run() { # run NAME
 	"$WORK/load" -gen 1000 -gen-kind plain >"$WORK/p.jsonl"
 	"$WORK/twofold-$1" user import "$WORK/u.jsonl" >/dev/null
 	"$WORK/twofold-$1" user import "$WORK/p.jsonl" >/dev/null
+	# An import refuses codes up to one step after its own: the load tool's
+	# correct codes (the step after now) work once the next step has begun.
+	case $SC in verify-accept | full-login) sleep $((30 - $(date +%s) % 30)) ;; esac
 	echo "== $1 ($([ "$1" = a ] && echo "$A" || echo "$B"), load average $(cut -d' ' -f1-3 /proc/loadavg))"
 	"$WORK/load" -url http://127.0.0.1:18095 -pid "$SP" -scenario "$SC" "${ARGS[@]}" -c "$C" -d "$D" 2>&1 |
 		grep -E '^(requests|latency|statuses|errors|server cpu|server rss|client cpu)'

@@ -264,9 +264,10 @@ func fullLogin(ctx context.Context, c *client, o options) (work, error) {
 // freshCode is the code of the time step after t's: the server accepts it
 // (with the default skew of one step) and it is later than any step used at
 // enrollment, which happened before t. An import refuses codes up to one
-// step after its own, so an imported user's fresh code is accepted from the
-// step after the import's on (perf.sh and ab.sh start verify-accept and
-// full-login more than a minute after their import).
+// step after its own (at the default skew), so an imported user's fresh
+// code is accepted once the step after the import's has begun: perf.sh
+// runs verify-accept and full-login minutes after its import, and ab.sh
+// waits for the next 30-second boundary.
 func freshCode(secret []byte, t time.Time) string {
 	return totp.Code(secret, t.Add(30*time.Second), totp.Default)
 }

@@ -86,8 +86,11 @@ func (s *Service) useTrustedDevice(ctx context.Context, c Client, u User, token 
 			s.log.ErrorContext(ctx, "end sessions after a copied device token", "err", err)
 		}
 		s.record(ctx, c, EventDeviceRevoked, u.ID, map[string]any{"id": d.ID, "name": d.Name, "reason": "old_token_reused", "sessions_ended": true})
-		s.RaiseAlert(ctx, u, c, Alert{Type: EventDeviceRevoked, Subject: "A remembered device was revoked", What: "A sign-in presented an old token of your remembered device \"" + d.Name + "\", so its cookie was probably copied. " +
-			"The device is no longer remembered, you were signed out everywhere, and the next sign-in asks for your second factor"})
+		// The device's name can come from its User-Agent: the email does not
+		// quote it (docs/behaviour.md), the webhook's detail has it.
+		s.RaiseAlert(ctx, u, c, Alert{Type: EventDeviceRevoked, Subject: "A remembered device was revoked", What: "A sign-in presented an old token of one of your remembered devices, so its cookie was probably copied. " +
+			"The device is no longer remembered, you were signed out everywhere, and the next sign-in asks for your second factor",
+			Detail: map[string]any{"id": d.ID, "name": d.Name, "reason": "old_token_reused"}})
 		return deviceUse{cookie: DeviceCookie{Clear: true}}
 	}
 	expires := deviceExpiry(d, ttl)

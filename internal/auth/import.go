@@ -98,7 +98,7 @@ func ParseImportLine(line []byte) (ImportUser, error) {
 	if raw.Email == nil {
 		return bad("email is missing")
 	}
-	email, err := NormalizeEmail(*raw.Email)
+	email, err := NewEmail(*raw.Email)
 	if err != nil {
 		return bad("email is not an address like name@example.com")
 	}

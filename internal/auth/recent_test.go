@@ -1,10 +1,13 @@
 package auth_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/twofold-auth/twofold/internal/auth"
+	"github.com/twofold-auth/twofold/internal/ratelimit"
 	"github.com/twofold-auth/twofold/internal/totp"
 )
 
@@ -67,27 +70,63 @@ func TestPendingSessionCannotMakeSensitiveChanges(t *testing.T) {
 	}
 }
 
-// TestNormalizeEmailRefusesHiddenCharacters: control characters (C1 ones
-// are terminal escapes in `twofold user list`), invisible and
-// direction-changing ones (look-alike addresses), and IP-literal domains
-// are not addresses twofold accepts; ordinary and international ones are.
-func TestNormalizeEmailRefusesHiddenCharacters(t *testing.T) {
+// TestNewEmailRefusesHiddenCharacters: control characters (C1 ones are
+// terminal escapes in `twofold user list`), format characters (invisible,
+// zero-width, direction-changing: look-alike addresses) and IP-address
+// domains are not addresses a new account may have; ordinary and
+// international ones are. A lookup (NormalizeEmail) still takes them, so an
+// account stored before the rule still signs in.
+func TestNewEmailRefusesHiddenCharacters(t *testing.T) {
 	for _, bad := range []string{
-		"a\u009b2J@example.com", "a\u0085@example.com", "a\u200b@example.com", "a\u202eb@example.com",
-		"a\u2066b@example.com", "a\ufeff@example.com", "x@[10.0.0.5]", "x@[IPv6:::1]",
+		"a\u009b2J@example.com", "a\u0085@example.com", "a\u200b@example.com", "a\u200c@example.com",
+		"a\u00ad@example.com", "a\u202eb@example.com", "a\u2066b@example.com", "a\ufeff@example.com",
+		"a\U000E0041@example.com", "x@[10.0.0.5]", "x@[IPv6:::1]", "x@10.0.0.5",
 	} {
-		if _, err := auth.NormalizeEmail(bad); auth.ErrorCode(err) != auth.CodeInvalidRequest {
-			t.Errorf("NormalizeEmail(%q) = %v, want invalid_request", bad, err)
+		if _, err := auth.NewEmail(bad); auth.ErrorCode(err) != auth.CodeInvalidRequest {
+			t.Errorf("NewEmail(%q) = %v, want invalid_request", bad, err)
 		}
+	}
+	if got, err := auth.NormalizeEmail("a\u200b@example.com"); err != nil || got != "a\u200b@example.com" {
+		t.Errorf("a lookup of an address stored before the rule: %q, %v; want it as it is", got, err)
 	}
 	for in, want := range map[string]string{
 		" Ada@Example.com ":   "ada@example.com",
 		"josé@example.com":    "josé@example.com",
 		"alice@bücher.de":     "alice@bücher.de",
 		"first.last+tag@a.io": "first.last+tag@a.io",
+		"admin@localhost":     "admin@localhost",
 	} {
-		if got, err := auth.NormalizeEmail(in); err != nil || got != want {
-			t.Errorf("NormalizeEmail(%q) = %q, %v; want %q", in, got, err, want)
+		if got, err := auth.NewEmail(in); err != nil || got != want {
+			t.Errorf("NewEmail(%q) = %q, %v; want %q", in, got, err, want)
 		}
+	}
+	s, _ := newService(t, auth.Options{})
+	if _, err := s.Register(t.Context(), auth.Client{IP: "192.0.2.1"}, "a\u202eb@example.com", "the right password"); auth.ErrorCode(err) != auth.CodeInvalidRequest {
+		t.Errorf("sign-up with a direction-changing character: %v, want invalid_request", err)
+	}
+}
+
+// TestVerifyLimitCountsAnIPv6ClientByItsPrefix: the second-factor limit
+// counts the /64, like every per-IP limit.
+func TestVerifyLimitCountsAnIPv6ClientByItsPrefix(t *testing.T) {
+	s, _ := newService(t, auth.Options{VerifyRate: ratelimit.Rate{N: 3, Per: time.Hour}, LockoutThreshold: 100})
+	c := auth.Client{IP: "192.0.2.1"}
+	signUpWithApp(t, s, c, "ada@example.com", "phone")
+	res, err := s.Login(t.Context(), c, "ada@example.com", "the right password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, u, err := s.Authenticate(t.Context(), res.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		ip := auth.Client{IP: fmt.Sprintf("2001:db8:5:6::%x", i+1)}
+		if _, err := s.VerifySecondFactor(t.Context(), ip, sess, u, auth.MethodTOTP, "000000"); auth.ErrorCode(err) != auth.CodeInvalidCode && auth.ErrorCode(err) != auth.CodeRateLimited {
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+	}
+	if _, err := s.VerifySecondFactor(t.Context(), auth.Client{IP: "2001:db8:5:6:ffff::1"}, sess, u, auth.MethodTOTP, "000000"); auth.ErrorCode(err) != auth.CodeRateLimited {
+		t.Fatalf("a 4th attempt from another address of the /64: %v, want rate_limited", err)
 	}
 }

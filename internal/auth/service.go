@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/mail"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -241,7 +242,7 @@ func (s *Service) Register(ctx context.Context, c Client, email, password string
 // CreateUser validates and stores a new account and records user.registered.
 // Codes: invalid_request, email_taken.
 func (s *Service) CreateUser(ctx context.Context, c Client, email, password string) (User, error) {
-	email, err := NormalizeEmail(email)
+	email, err := NewEmail(email)
 	if err != nil {
 		return User{}, err
 	}
@@ -704,35 +705,47 @@ func NormalizeEmail(email string) (string, error) {
 	if at <= 0 || at == len(e)-1 || strings.ContainsAny(e, " \t\r\n<>\"") {
 		return "", bad
 	}
-	// No control characters (C1 ones are terminal escapes in `twofold user
-	// list`), no invisible or direction-changing ones (look-alike addresses
-	// in listings and alerts), and no IP-literal domain (alerts would ask
-	// the mail relay to deliver to an address on the network).
-	if strings.ContainsFunc(e, hiddenRune) || e[at+1] == '[' {
-		return "", bad
+	return e, nil
+}
+
+// NewEmail is NormalizeEmail with the rules for an address a new account
+// may have (sign-up, the admin API, `twofold user add` and import; a
+// lookup takes what NormalizeEmail takes, so an account stored before
+// these rules still signs in): no control characters (C1 ones are
+// terminal escapes in `twofold user list`), no format characters
+// (invisible, zero-width or direction-changing: look-alike addresses in
+// listings and alerts), and no IP address for a domain (alerts would ask
+// the mail relay to deliver to a host on the network).
+func NewEmail(email string) (string, error) {
+	e, err := NormalizeEmail(email)
+	if err != nil {
+		return "", err
+	}
+	domain := e[strings.LastIndexByte(e, '@')+1:]
+	_, ipErr := netip.ParseAddr(domain)
+	if strings.ContainsFunc(e, hiddenRune) || strings.HasPrefix(domain, "[") || ipErr == nil {
+		return "", Errorf(CodeInvalidRequest, "email must be an address like name@example.com")
 	}
 	return e, nil
 }
 
-// hiddenRune reports a control character, a zero-width one or a
-// bidirectional formatting one.
+// hiddenRune reports a control or format character.
 func hiddenRune(r rune) bool {
-	switch {
-	case unicode.IsControl(r):
-		return true
-	case r == '\u061C', r == '\u200B', r == '\u200E', r == '\u200F', r == '\u2060', r == '\uFEFF',
-		r >= '\u202A' && r <= '\u202E', r >= '\u2066' && r <= '\u2069':
-		return true
-	}
-	return false
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
 }
 
 // checkPassword enforces the length rule (NIST SP 800-63B: length, no
-// composition rules). Code: invalid_request.
+// composition rules) and refuses U+FFFD, the replacement character: it
+// stands for text lost on the way (a JSON decoder turns every unpaired
+// surrogate escape into it), so two different passwords would be one.
+// Code: invalid_request.
 func checkPassword(p string) error {
 	n := utf8.RuneCountInString(p)
 	if !utf8.ValidString(p) || n < MinPasswordLen || n > MaxPasswordLen {
 		return Errorf(CodeInvalidRequest, "password must be %d to %d characters", MinPasswordLen, MaxPasswordLen)
+	}
+	if strings.ContainsRune(p, utf8.RuneError) {
+		return Errorf(CodeInvalidRequest, "password holds U+FFFD, the mark of text lost in transit (an unpaired surrogate)")
 	}
 	return nil
 }

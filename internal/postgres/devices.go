@@ -114,6 +114,11 @@ func (db *DB) DeleteTrustedDevices(ctx context.Context, userID, keepSessionID st
 	var n int64
 	err := db.tx(ctx, "delete trusted devices", func(tx pgx.Tx) error {
 		if keepSessionID != "" {
+			// Devices before sessions, the order every other deletion of a
+			// device takes (the cascade locks their sessions after them).
+			if _, err := tx.Exec(ctx, "SELECT 1 FROM trusted_devices WHERE user_id = $1 ORDER BY id FOR UPDATE", userID); err != nil {
+				return err
+			}
 			if _, err := tx.Exec(ctx, "UPDATE sessions SET device_id = NULL WHERE id = $1 AND user_id = $2", keepSessionID, userID); err != nil {
 				return err
 			}

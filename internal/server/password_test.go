@@ -93,3 +93,12 @@ func TestBodyNotUTF8IsRefused(t *testing.T) {
 	e.client().do("POST", "/api/register", "{\"email\":\"latin1@example.com\",\"password\":\"p\u00e4ssw\u00f6rd-\u00e9t\u00e9\"}").want(t, 201, "")
 	e.client().do("POST", "/api/login", "{\"email\":\"latin1@example.com\",\"password\":\"p\xfcssw\xfcrd-\xfct\xfc\"}").want(t, 400, "invalid_request")
 }
+
+// TestPasswordWithLostTextIsRefused: JSON's unpaired surrogate escapes
+// decode to U+FFFD, so "\ud800..." and "\udfff..." would be one password.
+func TestPasswordWithLostTextIsRefused(t *testing.T) {
+	e := newEnv(t)
+	e.client().do("POST", "/api/register", `{"email":"s@example.com","password":"\ud800-a-long-password"}`).want(t, 400, "invalid_request")
+	e.client().do("POST", "/api/register", "{\"email\":\"s@example.com\",\"password\":\"\uFFFD-a-long-password\"}").want(t, 400, "invalid_request")
+	e.client().do("POST", "/api/register", `{"email":"s@example.com","password":"\ud83d\ude00-a-long-password"}`).want(t, 201, "") // a paired surrogate is an emoji
+}

@@ -147,6 +147,39 @@ var concurrencyCases = []testCase{
 			}
 		}
 	}},
+	{"revoking a user's devices for a kept session racing one device's deletion", func(t *testing.T, s auth.Store) {
+		// Both delete the device (and, by cascade, its other sessions); on
+		// PostgreSQL they must lock devices before sessions, or deadlock.
+		addUser(t, s, "u1")
+		for round := range 300 {
+			dev := fmt.Sprintf("d%03d", round)
+			addDevice(t, s, newDevice(dev, "u1", "dh"+dev))
+			for _, k := range []string{"keep", "other"} {
+				sess := newSession(k+dev, "u1", "th-"+k+dev)
+				sess.DeviceID = dev
+				addSession(t, s, sess)
+			}
+			_, errs := concurrently(2, func(i int) (struct{}, error) {
+				if i == 0 {
+					_, err := s.DeleteTrustedDevices(ctx(t), "u1", "keep"+dev)
+					return struct{}{}, err
+				}
+				err := s.DeleteTrustedDevice(ctx(t), "u1", dev)
+				if errors.Is(err, auth.ErrNotFound) {
+					err = nil // the other went first
+				}
+				return struct{}{}, err
+			})
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("round %d, racer %d: %v", round, i, err)
+				}
+			}
+			if !sessionGone(t, s, "th-other"+dev) {
+				t.Fatalf("round %d: the device's other session outlived it", round)
+			}
+		}
+	}},
 	{"ClaimAttempt from the same observed state wins once", func(t *testing.T, s auth.Store) {
 		addUser(t, s, "u1")
 		oks, errs := concurrently(racers, func(i int) (bool, error) {
