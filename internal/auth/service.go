@@ -302,7 +302,8 @@ func (s *Service) LoginWithDevice(ctx context.Context, c Client, email, password
 		s.record(ctx, c, EventLoginFailed, "", map[string]any{"reason": "malformed"})
 		return LoginResult{}, errInvalidCredentials
 	}
-	if err := s.limit(s.loginLimit, "email:"+norm); err != nil {
+	bucket := s.loginBucket(ctx, norm, deviceToken, deviceTTL)
+	if err := s.limit(s.loginLimit, bucket); err != nil {
 		return LoginResult{}, err
 	}
 	u, err := s.store.UserByEmail(ctx, norm)
@@ -324,7 +325,7 @@ func (s *Service) LoginWithDevice(ctx context.Context, c Client, email, password
 		s.record(ctx, c, EventLoginFailed, u.ID, map[string]any{"reason": "wrong_password"})
 		return LoginResult{}, errInvalidCredentials
 	}
-	s.loginLimit.Refund("email:" + norm)
+	s.loginLimit.Refund(bucket)
 	verified := u.PasswordHash
 	if rehash {
 		verified = s.rehash(ctx, u, password)
@@ -687,6 +688,29 @@ func (s *Service) internal(ctx context.Context, doing string, err error) error {
 	}
 	s.log.ErrorContext(ctx, doing, "err", err)
 	return Errorf(CodeInternal, "something went wrong on our side")
+}
+
+// loginBucket is the key a login's password attempt counts under:
+// "email:<email>", shared by everyone who types that email, or, when the
+// request presents a current, unexpired token of a device the email's own
+// user remembered, a bucket of that device's. Wrong passwords from
+// strangers then cannot keep the owner's remembered browser from signing
+// in, and a copy of the cookie still allows only the bucket's few guesses.
+// It only reads; the token is checked and used as ever after the password.
+func (s *Service) loginBucket(ctx context.Context, email, deviceToken string, ttl time.Duration) string {
+	key := "email:" + email
+	if deviceToken == "" || len(deviceToken) > 128 || ttl <= 0 {
+		return key
+	}
+	d, stale, err := s.store.TrustedDeviceByToken(ctx, HashToken(deviceToken))
+	if err != nil || stale || !deviceExpiry(d, ttl).After(s.now()) {
+		return key
+	}
+	u, err := s.store.UserByEmail(ctx, email)
+	if err != nil || u.ID != d.UserID {
+		return key
+	}
+	return key + "|device:" + d.ID
 }
 
 // NormalizeEmail trims and lower-cases an email address and checks its form.

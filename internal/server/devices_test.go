@@ -372,3 +372,37 @@ func TestChangesFromARememberedBrowserKeepItsSession(t *testing.T) {
 		c.do("GET", "/api/devices", nil).want(t, 200, "")
 	})
 }
+
+// TestRememberedBrowserSignsInWhileStrangersSpendTheAccountLimit: wrong
+// passwords from anyone spend the email's shared limit (then 429 for all,
+// the right password too); a login presenting the owner's remembered
+// device counts in a limit of that device's, so strangers cannot keep the
+// owner out, and a copy of the cookie still gets only a few guesses.
+func TestRememberedBrowserSignsInWhileStrangersSpendTheAccountLimit(t *testing.T) {
+	e := newEnv(t, withDevices)
+	u := e.enroll("ada@example.com")
+	owner := e.rememberedLogin(u)
+	owner.do("POST", "/api/logout", nil).want(t, 204, "")
+	bob := e.enroll("bob@example.com")
+	bobs := e.rememberedLogin(bob).cookie(server.DeviceCookie)
+
+	wrong := map[string]string{"email": u.email, "password": "a wrong password"}
+	right := map[string]string{"email": u.email, "password": pw}
+	for range 10 {
+		e.client().do("POST", "/api/login", wrong).want(t, 401, "invalid_credentials")
+	}
+	e.client().do("POST", "/api/login", right).want(t, 429, "rate_limited") // the shared limit is spent
+
+	stranger := e.client()
+	stranger.setCookie(server.DeviceCookie, bobs) // a device, but another user's
+	stranger.do("POST", "/api/login", right).want(t, 429, "rate_limited")
+
+	wantStatus(t, owner.login(u.email), "authenticated") // the owner's browser
+
+	thief := e.client()
+	thief.setCookie(server.DeviceCookie, owner.cookie(server.DeviceCookie))
+	for range 10 {
+		thief.do("POST", "/api/login", wrong).want(t, 401, "invalid_credentials")
+	}
+	thief.do("POST", "/api/login", wrong).want(t, 429, "rate_limited") // the device's own limit
+}
