@@ -302,11 +302,14 @@ func (s *Service) LoginWithDevice(ctx context.Context, c Client, email, password
 		s.record(ctx, c, EventLoginFailed, "", map[string]any{"reason": "malformed"})
 		return LoginResult{}, errInvalidCredentials
 	}
-	bucket := s.loginBucket(ctx, norm, deviceToken, deviceTTL)
-	if err := s.limit(s.loginLimit, bucket); err != nil {
-		return LoginResult{}, err
-	}
 	u, err := s.store.UserByEmail(ctx, norm)
+	bucket := "email:" + norm
+	if err == nil {
+		bucket = s.loginBucket(ctx, bucket, u, deviceToken, deviceTTL)
+	}
+	if lerr := s.limit(s.loginLimit, bucket); lerr != nil {
+		return LoginResult{}, lerr
+	}
 	if errors.Is(err, ErrNotFound) {
 		if err := s.hasher.CompareDummy(ctx, password); err != nil {
 			return LoginResult{}, s.internal(ctx, "compare dummy hash", err)
@@ -690,24 +693,19 @@ func (s *Service) internal(ctx context.Context, doing string, err error) error {
 	return Errorf(CodeInternal, "something went wrong on our side")
 }
 
-// loginBucket is the key a login's password attempt counts under:
-// "email:<email>", shared by everyone who types that email, or, when the
-// request presents a current, unexpired token of a device the email's own
-// user remembered, a bucket of that device's. Wrong passwords from
-// strangers then cannot keep the owner's remembered browser from signing
-// in, and a copy of the cookie still allows only the bucket's few guesses.
-// It only reads; the token is checked and used as ever after the password.
-func (s *Service) loginBucket(ctx context.Context, email, deviceToken string, ttl time.Duration) string {
-	key := "email:" + email
+// loginBucket is the key a login's password attempt for u counts under:
+// key ("email:<email>"), shared by everyone who types that email, or, when
+// the request presents a current, unexpired token of a device u
+// remembered, a bucket of that device's. Wrong passwords from strangers
+// then cannot keep the owner's remembered browser from signing in, and a
+// copy of the cookie still allows only the bucket's few guesses. It only
+// reads; the token is checked and used as ever after the password.
+func (s *Service) loginBucket(ctx context.Context, key string, u User, deviceToken string, ttl time.Duration) string {
 	if deviceToken == "" || len(deviceToken) > 128 || ttl <= 0 {
 		return key
 	}
 	d, stale, err := s.store.TrustedDeviceByToken(ctx, HashToken(deviceToken))
-	if err != nil || stale || !deviceExpiry(d, ttl).After(s.now()) {
-		return key
-	}
-	u, err := s.store.UserByEmail(ctx, email)
-	if err != nil || u.ID != d.UserID {
+	if err != nil || stale || d.UserID != u.ID || !deviceExpiry(d, ttl).After(s.now()) {
 		return key
 	}
 	return key + "|device:" + d.ID

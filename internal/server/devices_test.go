@@ -41,7 +41,17 @@ func (e *env) rememberedLogin(u enrolled) *client {
 	return c
 }
 
-func wantStatus(t *testing.T, r *response, status string) {
+// deviceSignedIn is a client whose session u's remembered device signed
+// in: a remembered login, a logout, then the password alone.
+func (e *env) deviceSignedIn(u enrolled) *client {
+	e.t.Helper()
+	c := e.rememberedLogin(u)
+	c.do("POST", "/api/logout", nil).want(e.t, 204, "")
+	wantStatus(e.t, c.login(u.email), "authenticated")
+	return c
+}
+
+func wantStatus(t testing.TB, r *response, status string) {
 	t.Helper()
 	if got := r.str("status"); got != status {
 		t.Fatalf("login status: got %q, want %q; body: %s", got, status, r.Raw)
@@ -346,11 +356,7 @@ func TestChangesFromARememberedBrowserKeepItsSession(t *testing.T) {
 	deviceSession := func(t *testing.T) (*env, *client, enrolled) {
 		e := newEnv(t, withDevices)
 		u := e.enroll("ada@example.com")
-		c := e.rememberedLogin(u)
-		c.do("POST", "/api/logout", nil).want(t, 204, "")
-		e.Clock.Advance(time.Minute)
-		wantStatus(t, c.login(u.email), "authenticated") // signed in by the device
-		return e, c, u
+		return e, e.deviceSignedIn(u), u
 	}
 	t.Run("PasswordChange", func(t *testing.T) {
 		e, c, u := deviceSession(t)

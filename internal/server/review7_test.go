@@ -144,9 +144,7 @@ func TestDoubleSubmittedDeviceLoginIsNotTheft(t *testing.T) {
 func TestRevokingADeviceEndsItsSessions(t *testing.T) {
 	e := newEnv(t, withDevices)
 	u := e.enroll("ada@example.com")
-	c := e.rememberedLogin(u)
-	c.do("POST", "/api/logout", nil).want(t, 204, "")
-	wantStatus(t, c.login(u.email), "authenticated") // signed in by the device
+	c := e.deviceSignedIn(u)
 	devs := u.c.do("GET", "/api/devices", nil).want(t, 200, "").Body["devices"].([]any)
 	if len(devs) != 1 {
 		t.Fatalf("got %d devices, want 1", len(devs))
