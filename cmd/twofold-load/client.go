@@ -16,11 +16,15 @@ import (
 )
 
 // client sends JSON requests to base, one of the servers, over kept-alive
-// connections.
+// connections: net/http's for set-up, where several goroutines share a
+// client, and a connection of its own (raw) for each measured client.
 type client struct {
 	base  string
-	bases []string
+	bases []*url.URL
 	http  *http.Client
+	raw   *rawConn
+	// prefix is base's path, which raw puts before each request's.
+	prefix string
 }
 
 func newClient(bases []*url.URL, conns int) *client {
@@ -31,17 +35,25 @@ func newClient(bases []*url.URL, conns int) *client {
 		IdleConnTimeout:     time.Minute,
 	}
 	c := &client{http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
-	for _, b := range bases {
-		c.bases = append(c.bases, strings.TrimSuffix(b.String(), "/"))
-	}
-	c.base = c.bases[0]
+	c.bases = bases
+	c.base = strings.TrimSuffix(bases[0].String(), "/")
 	return c
 }
 
-// on returns the client for worker i: round-robin over the servers.
+// on returns the client for worker i, round-robin over the servers, with
+// a connection of its own (plain HTTP) that only worker i may use.
 func (c *client) on(i int) *client {
 	cc := *c
-	cc.base = c.bases[i%len(c.bases)]
+	u := c.bases[i%len(c.bases)]
+	cc.base = strings.TrimSuffix(u.String(), "/")
+	cc.raw, cc.prefix = nil, strings.TrimSuffix(u.EscapedPath(), "/")
+	if u.Scheme == "http" {
+		port := u.Port()
+		if port == "" {
+			port = "80"
+		}
+		cc.raw = newRawConn(net.JoinHostPort(u.Hostname(), port), u.Host)
+	}
 	return &cc
 }
 
@@ -51,6 +63,25 @@ type session struct{ cookie string }
 // call sends body (JSON) with the session's cookie, keeps the cookie the
 // server sets, and decodes a JSON answer into out when out is not nil.
 func (c *client) call(ctx context.Context, s *session, method, path string, body []byte, out any) (int, error) {
+	if c.raw != nil {
+		cookie := ""
+		if s != nil {
+			cookie = s.cookie
+		}
+		res, err := c.raw.do(ctx, method, c.prefix+path, cookie, body)
+		if err != nil {
+			return 0, err
+		}
+		if s != nil && res.cookieSet {
+			s.cookie = res.setCookie
+		}
+		if out != nil && res.json {
+			if err := json.Unmarshal(res.body, out); err != nil {
+				return res.status, fmt.Errorf("decode %s: %w", path, err)
+			}
+		}
+		return res.status, nil
+	}
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -101,6 +132,8 @@ func errorKind(err error) string {
 		return "connection reset"
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "connection closed"
+	case errors.Is(err, errMalformed):
+		return "malformed response"
 	}
 	return "other"
 }

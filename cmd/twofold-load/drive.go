@@ -62,7 +62,7 @@ func drive(ctx context.Context, o options, w work) result {
 					l.exhausted = true
 					return
 				}
-				if ctx.Err() != nil && err != nil {
+				if err != nil && (ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded)) {
 					return // cut off by the end of the run: not an error of the server
 				}
 				l.h.add(time.Since(t0))
