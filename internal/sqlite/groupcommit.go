@@ -219,18 +219,44 @@ func (c *committer) onTx(tx *sql.Tx) execer {
 	bound := map[string]*sql.Stmt{}
 	return func(ctx context.Context, s stmt) (sql.Result, error) {
 		if st := bound[s.query]; st != nil {
-			return st.ExecContext(ctx, s.args...)
+			return settled(st.ExecContext(ctx, s.args...))
 		}
 		// Only an already prepared statement: preparing one would wait for
 		// the writer connection, which this transaction holds.
 		if st := c.pool.cached(s.query); st != nil {
 			txst := tx.StmtContext(ctx, st)
 			bound[s.query] = txst
-			return txst.ExecContext(ctx, s.args...)
+			return settled(txst.ExecContext(ctx, s.args...))
 		}
-		return tx.ExecContext(ctx, s.query, s.args...)
+		return settled(tx.ExecContext(ctx, s.query, s.args...))
 	}
 }
+
+// settled reads res while the committer still holds the connection.
+// database/sql's own Result locks the connection to answer, so a caller
+// asking it after the batch would wait for whatever batch holds the
+// connection then, its commit and fsync included: under load every
+// request waited for one more batch than its own (docs/performance.md).
+func settled(res sql.Result, err error) (sql.Result, error) {
+	if err != nil {
+		return nil, err
+	}
+	rows, err := res.RowsAffected()
+	if err != nil {
+		return nil, err
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return nil, err
+	}
+	return execResult{lastID: id, rows: rows}, nil
+}
+
+// execResult is a statement's result, read when it ran.
+type execResult struct{ lastID, rows int64 }
+
+func (r execResult) LastInsertId() (int64, error) { return r.lastID, nil }
+func (r execResult) RowsAffected() (int64, error) { return r.rows, nil }
 
 // chain runs stmts in order while each changes a row. It returns the
 // first one's result, or lost when one changed none: the caller must then
@@ -282,7 +308,7 @@ func (c *committer) alone(j writeJob) {
 	}
 	ctx := context.WithoutCancel(j.ctx)
 	if len(j.stmts) == 1 {
-		res, err := c.pool.directExec(ctx, j.stmts[0].query, j.stmts[0].args...)
+		res, err := settled(c.pool.directExec(ctx, j.stmts[0].query, j.stmts[0].args...))
 		j.done <- writeResult{res, err}
 		return
 	}

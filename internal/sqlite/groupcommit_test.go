@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/auth"
+	"modernc.org/sqlite"
 )
 
 // TestGroupCommitKeepsEachStatementsOutcome queues many writes while the
@@ -261,4 +263,98 @@ func holdWriter(db *DB) (release func(), batches func() []int) {
 	go db.tx(context.Background(), "hold", func(*sql.Tx) error { close(held); <-done; return nil })
 	<-held
 	return func() { close(done) }, func() []int { mu.Lock(); defer mu.Unlock(); return slices.Clone(sizes) }
+}
+
+// waitInSQL is what the SQL function twofold_test_wait() does: it tells
+// entered it is running, then waits for release, all inside a statement
+// that holds the writer connection.
+var waitInSQL struct {
+	entered, release chan struct{}
+}
+
+func init() {
+	sqlite.MustRegisterScalarFunction("twofold_test_wait", 0, func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
+		waitInSQL.entered <- struct{}{}
+		<-waitInSQL.release
+		return int64(2), nil
+	})
+}
+
+// TestWriteResultsAreReadWithoutTheConnection: a caller reads its write's
+// result (rows affected, last insert id) while another statement holds the
+// writer connection, instead of waiting for it. database/sql's own result
+// locks the connection to answer, so every request waited for the next
+// batch too, its commit included.
+func TestWriteResultsAreReadWithoutTheConnection(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "res.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.write.ExecContext(ctx, "CREATE TABLE t (x INTEGER)"); err != nil {
+		t.Fatal(err)
+	}
+	// Results from a batch of several and from a write alone.
+	release, batches := holdWriter(db)
+	results := make([]sql.Result, 3)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Go(func() {
+			var err error
+			if results[i], err = db.write.ExecContext(ctx, "INSERT INTO t VALUES (?)", i); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for { // until each is queued or taken (a batch taken waits for the connection)
+		taken := 0
+		for _, n := range batches() {
+			taken += n
+		}
+		if taken+len(db.write.batch.jobs) == len(results) {
+			break
+		}
+		runtime.Gosched()
+	}
+	release()
+	wg.Wait()
+	if got := batches(); slices.Max(got) < 2 {
+		t.Fatalf("batch sizes %v: no inserts committed together", got)
+	}
+	alone, err := db.write.ExecContext(ctx, "UPDATE t SET x = x + 10 WHERE x < 2")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	waitInSQL.entered, waitInSQL.release = make(chan struct{}), make(chan struct{})
+	blocked := make(chan error, 1)
+	go func() {
+		_, err := db.write.ExecContext(ctx, "UPDATE t SET x = twofold_test_wait() WHERE x = 2")
+		blocked <- err
+	}()
+	<-waitInSQL.entered // the statement runs, holding the writer connection
+
+	read := make(chan [2]int64, 1)
+	go func() {
+		var n1 int64
+		for _, r := range results {
+			n, _ := r.RowsAffected()
+			n1 += n
+		}
+		n2, _ := alone.RowsAffected()
+		read <- [2]int64{n1, n2}
+	}()
+	select {
+	case got := <-read:
+		if got != [2]int64{3, 2} {
+			t.Errorf("rows affected = %v, want [3 2]", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("reading a result waited for the statement holding the writer connection")
+	}
+	close(waitInSQL.release)
+	if err := <-blocked; err != nil {
+		t.Fatal(err)
+	}
 }
