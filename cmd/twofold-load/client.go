@@ -57,6 +57,13 @@ func (c *client) on(i int) *client {
 	return &cc
 }
 
+// close closes c's own connection, if it has one.
+func (c *client) close() {
+	if c.raw != nil {
+		c.raw.close()
+	}
+}
+
 // session is one client's session cookie.
 type session struct{ cookie string }
 

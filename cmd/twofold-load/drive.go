@@ -62,7 +62,7 @@ func drive(ctx context.Context, o options, w work) result {
 					l.exhausted = true
 					return
 				}
-				if err != nil && (ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded)) {
+				if err != nil && runEnded(ctx) {
 					return // cut off by the end of the run: not an error of the server
 				}
 				l.h.add(time.Since(t0))
@@ -89,6 +89,18 @@ func drive(ctx context.Context, o options, w work) result {
 		}
 	}
 	return r
+}
+
+// runEnded reports whether ctx, the run's, has ended or reached its
+// deadline: a request's connection can time out at the deadline before
+// ctx says it is done. Decided by the clock, not by the error, since a dial
+// or a client timeout mid-run is also a deadline error, and an error.
+func runEnded(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	end, ok := ctx.Deadline()
+	return ok && !time.Now().Before(end)
 }
 
 // histogram records durations in logarithmic buckets 1% wide, from 1 µs to

@@ -42,6 +42,8 @@ func newRawConn(addr, host string) *rawConn {
 // rawResponse is what a request brought back. body is valid until the next request.
 type rawResponse struct {
 	status    int
+	length    int    // Content-Length, or -1
+	chunked   bool   // Transfer-Encoding: chunked
 	json      bool   // Content-Type is application/json
 	setCookie string // the twofold_session cookie's new value, when set
 	cookieSet bool
@@ -72,7 +74,9 @@ func (r *rawConn) do(ctx context.Context, method, path, cookie string, body []by
 		r.cancelled = nil
 	}
 	if r.cancelled != ctx {
-		// Ending the run cuts off a request in flight.
+		// Ending the run cuts off a request in flight. (Each rawConn serves
+		// one run: an earlier context's cut-off still running could
+		// otherwise hit this request.)
 		if r.stop != nil {
 			r.stop()
 		}
@@ -92,6 +96,9 @@ func (r *rawConn) do(ctx context.Context, method, path, cookie string, body []by
 	}
 	if err := r.conn.SetDeadline(deadline); err != nil {
 		r.close()
+		return rawResponse{}, err
+	}
+	if err := ctx.Err(); err != nil { // ended after the check above: its cut-off may have been overwritten
 		return rawResponse{}, err
 	}
 	r.req = appendRequest(r.req[:0], method, path, r.host, cookie, body)
@@ -160,10 +167,32 @@ const maxBody = 1 << 20
 // body in buf's storage. keep is false when the server closes the
 // connection after it.
 func readResponse(br *bufio.Reader, buf []byte) (res rawResponse, keep bool, err error) {
+	for {
+		res, keep, err = readHead(br)
+		if err != nil {
+			return res, false, err
+		}
+		if res.status >= 200 {
+			break
+		}
+		if res.status == 101 {
+			return res, false, fmt.Errorf("%w: 101 Switching Protocols", errMalformed)
+		}
+		// 100 Continue and other interim answers: the real one follows.
+	}
+	return readBody(br, buf, res, keep)
+}
+
+// maxHeader bounds a response's status line and headers together.
+const maxHeader = 64 << 10
+
+// readHead reads a status line and headers.
+func readHead(br *bufio.Reader) (res rawResponse, keep bool, err error) {
 	line, err := readLine(br)
 	if err != nil {
 		return res, false, err
 	}
+	total := len(line)
 	// "HTTP/1.1 401 Unauthorized"
 	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
 		return res, false, fmt.Errorf("%w: status line", errMalformed)
@@ -173,7 +202,7 @@ func readResponse(br *bufio.Reader, buf []byte) (res rawResponse, keep bool, err
 		return res, false, fmt.Errorf("%w: status code", errMalformed)
 	}
 	keep = line[7] == '1' // HTTP/1.1 keeps the connection unless told otherwise
-	length, chunked := -1, false
+	res.length = -1
 	for {
 		line, err := readLine(br)
 		if err != nil {
@@ -181,6 +210,9 @@ func readResponse(br *bufio.Reader, buf []byte) (res rawResponse, keep bool, err
 		}
 		if len(line) == 0 {
 			break
+		}
+		if total += len(line); total > maxHeader {
+			return res, false, fmt.Errorf("%w: headers over %d bytes", errMalformed, maxHeader)
 		}
 		name, value, ok := bytes.Cut(line, []byte(":"))
 		if !ok {
@@ -190,18 +222,20 @@ func readResponse(br *bufio.Reader, buf []byte) (res rawResponse, keep bool, err
 		switch {
 		case bytes.EqualFold(name, []byte("Content-Length")):
 			n, err := strconv.Atoi(string(value))
-			if err != nil || n < 0 || n > maxBody {
+			if err != nil || n < 0 || n > maxBody || (res.length >= 0 && n != res.length) {
 				return res, false, fmt.Errorf("%w: Content-Length", errMalformed)
 			}
-			length = n
+			res.length = n
 		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
 			if !bytes.EqualFold(value, []byte("chunked")) {
 				return res, false, fmt.Errorf("%w: Transfer-Encoding", errMalformed)
 			}
-			chunked = true
+			res.chunked = true
 		case bytes.EqualFold(name, []byte("Connection")):
-			if bytes.EqualFold(value, []byte("close")) {
-				keep = false
+			for tok := range bytes.SplitSeq(value, []byte(",")) {
+				if bytes.EqualFold(bytes.TrimSpace(tok), []byte("close")) {
+					keep = false
+				}
 			}
 		case bytes.EqualFold(name, []byte("Content-Type")):
 			res.json = bytes.HasPrefix(value, []byte("application/json"))
@@ -212,10 +246,15 @@ func readResponse(br *bufio.Reader, buf []byte) (res rawResponse, keep bool, err
 			}
 		}
 	}
-	switch {
-	case res.status < 200 || res.status == 204 || res.status == 304:
+	return res, keep, nil
+}
+
+// readBody reads the body of the response whose head is res, in buf's storage.
+func readBody(br *bufio.Reader, buf []byte, res rawResponse, keep bool) (rawResponse, bool, error) {
+	switch length := res.length; {
+	case res.status == 204 || res.status == 304:
 		// no body
-	case chunked:
+	case res.chunked:
 		b := bytes.NewBuffer(buf)
 		if _, err := io.Copy(b, io.LimitReader(httputil.NewChunkedReader(br), maxBody+1)); err != nil {
 			return res, false, fmt.Errorf("%w: chunked body: %w", errMalformed, err)
@@ -223,9 +262,18 @@ func readResponse(br *bufio.Reader, buf []byte) (res rawResponse, keep bool, err
 		if b.Len() > maxBody {
 			return res, false, fmt.Errorf("%w: body over %d bytes", errMalformed, maxBody)
 		}
-		// The trailer: none is expected, only the final blank line.
-		if line, err := readLine(br); err != nil || len(line) != 0 {
-			return res, false, fmt.Errorf("%w: chunked trailer", errMalformed)
+		// Trailer fields, which nothing here reads, then a blank line.
+		for total := 0; ; {
+			line, err := readLine(br)
+			if err != nil {
+				return res, false, fmt.Errorf("%w: chunked trailer: %w", errMalformed, err)
+			}
+			if len(line) == 0 {
+				break
+			}
+			if total += len(line); total > maxHeader {
+				return res, false, fmt.Errorf("%w: trailer over %d bytes", errMalformed, maxHeader)
+			}
 		}
 		buf = b.Bytes()
 	case length >= 0:

@@ -38,6 +38,12 @@ func TestReadResponseFraming(t *testing.T) {
 			204, "", true, false, ""},
 		{"until close", "HTTP/1.0 200 OK\nContent-Type: application/json; charset=utf-8\n\n{}",
 			200, "{}", false, true, ""},
+		{"interim answer first", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx",
+			200, "x", true, false, ""},
+		{"close among tokens", "HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n",
+			200, "", false, false, ""},
+		{"chunked with trailer", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX-T: 1\r\n\r\n",
+			200, "a", true, false, ""},
 		{"other cookie", "HTTP/1.1 200 OK\r\nSet-Cookie: other=x\r\nContent-Length: 0\r\n\r\n",
 			200, "", true, false, ""},
 	} {
@@ -69,6 +75,9 @@ func TestReadResponseRefusesWhatIsNotHTTP(t *testing.T) {
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",          // unknown coding
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", // bad chunk
 		"HTTP/1.1 200 OK\r\nX: " + strings.Repeat("a", 20000) + "\r\n\r\n",
+		"HTTP/1.1 200 OK\r\n" + strings.Repeat("X: "+strings.Repeat("a", 1000)+"\r\n", 70) + "\r\n", // headers over 64 KiB
+		"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",                       // two lengths
+		"HTTP/1.1 101 Switching Protocols\r\n\r\n",
 	} {
 		if res, _, err := read(t, raw); err == nil {
 			t.Errorf("%.40q: read as status %d, want an error", raw, res.status)
@@ -116,7 +125,10 @@ func TestRawConnKeepsAliveAndRedials(t *testing.T) {
 	c := &client{raw: newRawConn(u, u)}
 	ctx := context.Background()
 	s := &session{cookie: "c"}
-	var out struct{ Method, Body, Type string }
+	var out struct {
+		Method, Body, Type string
+		Len                int
+	}
 	var got []string
 	for _, p := range []string{"/a", "/close", "/b"} {
 		st, err := c.call(ctx, s, "POST", p, []byte(`{"x":1}`), &out)
@@ -125,7 +137,7 @@ func TestRawConnKeepsAliveAndRedials(t *testing.T) {
 		}
 		got = append(got, out.Method+" "+out.Body+" "+out.Type)
 	}
-	if st, err := c.call(ctx, nil, "POST", "/empty", nil, &out); err != nil || st != 200 || out.Body != "" || out.Type != "" {
+	if st, err := c.call(ctx, nil, "POST", "/empty", nil, &out); err != nil || st != 200 || out.Body != "" || out.Type != "" || out.Len != 0 {
 		t.Errorf("POST without a body: %d %v %+v", st, err, out)
 	}
 	for _, g := range got {

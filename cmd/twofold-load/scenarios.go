@@ -178,6 +178,7 @@ func pendingSessions(ctx context.Context, c *client, o options, users []loadUser
 	for w := range min(len(users), o.concurrency) {
 		wg.Go(func() {
 			c := c.on(w)
+			defer c.close() // not left idle on the server during the run
 			for i := range next {
 				s, err := pendingSession(ctx, c, o, users[i])
 				if err != nil {

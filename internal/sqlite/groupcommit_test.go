@@ -307,7 +307,11 @@ func TestWriteResultsAreReadWithoutTheConnection(t *testing.T) {
 			}
 		})
 	}
-	for { // until each is queued or taken (a batch taken waits for the connection)
+	for deadline := time.Now().Add(time.Minute); ; { // until each is queued or taken (a batch taken waits for the connection)
+		if time.Now().After(deadline) {
+			release()
+			t.Fatal("the inserts were not queued")
+		}
 		taken := 0
 		for _, n := range batches() {
 			taken += n
@@ -319,6 +323,9 @@ func TestWriteResultsAreReadWithoutTheConnection(t *testing.T) {
 	}
 	release()
 	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
 	if got := batches(); slices.Max(got) < 2 {
 		t.Fatalf("batch sizes %v: no inserts committed together", got)
 	}
@@ -333,22 +340,29 @@ func TestWriteResultsAreReadWithoutTheConnection(t *testing.T) {
 		_, err := db.write.ExecContext(ctx, "UPDATE t SET x = twofold_test_wait() WHERE x = 2")
 		blocked <- err
 	}()
-	<-waitInSQL.entered // the statement runs, holding the writer connection
+	select { // the statement runs, holding the writer connection
+	case <-waitInSQL.entered:
+	case err := <-blocked:
+		t.Fatalf("the waiting statement ended without waiting: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("the waiting statement did not start")
+	}
 
-	read := make(chan [2]int64, 1)
+	read := make(chan [3]int64, 1)
 	go func() {
-		var n1 int64
+		var n1, maxID int64
 		for _, r := range results {
 			n, _ := r.RowsAffected()
-			n1 += n
+			id, _ := r.LastInsertId()
+			n1, maxID = n1+n, max(maxID, id)
 		}
 		n2, _ := alone.RowsAffected()
-		read <- [2]int64{n1, n2}
+		read <- [3]int64{n1, n2, maxID}
 	}()
 	select {
 	case got := <-read:
-		if got != [2]int64{3, 2} {
-			t.Errorf("rows affected = %v, want [3 2]", got)
+		if got != [3]int64{3, 2, 3} {
+			t.Errorf("rows affected by the inserts and the update, last insert id = %v, want [3 2 3]", got)
 		}
 	case <-time.After(10 * time.Second):
 		t.Error("reading a result waited for the statement holding the writer connection")
