@@ -57,17 +57,9 @@ func TestGroupCommitKeepsEachStatementsOutcome(t *testing.T) {
 			}
 		})
 	}
-	// Wait until every write is queued or taken (the first batch taken
-	// waits for the connection).
-	for {
-		taken := 0
-		for _, n := range batches() {
-			taken += n
-		}
-		if taken+len(db.write.batch.jobs) == len(errs)+5 {
-			break
-		}
-		runtime.Gosched()
+	if !waitQueued(db, batches, len(errs)+5) {
+		release()
+		t.Fatal("the writes were not queued")
 	}
 	release()
 	wg.Wait()
@@ -254,6 +246,22 @@ func TestGroupCommitChainsInOneBatch(t *testing.T) {
 // holdWriter holds db's writer connection until release is called, so that
 // writes queue up behind it; batches gives the size of each batch the
 // committer has taken so far.
+// waitQueued waits until n writes are queued or taken while holdWriter
+// holds the writer (a batch taken waits for the connection); false after a
+// minute without.
+func waitQueued(db *DB, batches func() []int, n int) bool {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); runtime.Gosched() {
+		taken := 0
+		for _, b := range batches() {
+			taken += b
+		}
+		if taken+len(db.write.batch.jobs) == n {
+			return true
+		}
+	}
+	return false
+}
+
 func holdWriter(db *DB) (release func(), batches func() []int) {
 	var mu sync.Mutex
 	var sizes []int
@@ -307,19 +315,9 @@ func TestWriteResultsAreReadWithoutTheConnection(t *testing.T) {
 			}
 		})
 	}
-	for deadline := time.Now().Add(time.Minute); ; { // until each is queued or taken (a batch taken waits for the connection)
-		if time.Now().After(deadline) {
-			release()
-			t.Fatal("the inserts were not queued")
-		}
-		taken := 0
-		for _, n := range batches() {
-			taken += n
-		}
-		if taken+len(db.write.batch.jobs) == len(results) {
-			break
-		}
-		runtime.Gosched()
+	if !waitQueued(db, batches, len(results)) {
+		release()
+		t.Fatal("the inserts were not queued")
 	}
 	release()
 	wg.Wait()
