@@ -126,12 +126,15 @@ func testQRImage(t *testing.T, img []byte, uri string) {
 		if err := os.WriteFile(file, img, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		out, err := exec.Command(zbarimg, "--raw", "-q", file).Output()
+		// QR codes only: with every symbology on, zbarimg also reports a
+		// Codabar it imagines in about one QR code in 2,000.
+		out, err := exec.Command(zbarimg, "--raw", "-q", "-Sdisable", "-Sqrcode.enable", file).Output()
 		if err != nil {
 			t.Fatalf("zbarimg: %v", err)
 		}
 		if got := strings.TrimSuffix(string(out), "\n"); got != uri {
-			t.Errorf("zbarimg decoded\n got %s\nwant %s", got, uri)
+			// Not printed: the URI holds the key.
+			t.Errorf("zbarimg decoded %d bytes that differ from the URI's %d", len(got), len(uri))
 		}
 	})
 }
