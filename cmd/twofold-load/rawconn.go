@@ -71,7 +71,6 @@ func (r *rawConn) do(ctx context.Context, method, path, cookie string, body []by
 		} else {
 			r.br.Reset(c)
 		}
-		r.cancelled = nil
 	}
 	if r.cancelled != ctx {
 		// Ending the run cuts off a request in flight. (Each rawConn serves
@@ -255,12 +254,9 @@ func readBody(br *bufio.Reader, buf []byte, res rawResponse, keep bool) (rawResp
 	case res.status == 204 || res.status == 304:
 		// no body
 	case res.chunked:
-		b := bytes.NewBuffer(buf)
-		if _, err := io.Copy(b, io.LimitReader(httputil.NewChunkedReader(br), maxBody+1)); err != nil {
+		var err error
+		if buf, err = appendBounded(buf, httputil.NewChunkedReader(br)); err != nil {
 			return res, false, fmt.Errorf("%w: chunked body: %w", errMalformed, err)
-		}
-		if b.Len() > maxBody {
-			return res, false, fmt.Errorf("%w: body over %d bytes", errMalformed, maxBody)
 		}
 		// Trailer fields, which nothing here reads, then a blank line.
 		for total := 0; ; {
@@ -275,7 +271,6 @@ func readBody(br *bufio.Reader, buf []byte, res rawResponse, keep bool) (rawResp
 				return res, false, fmt.Errorf("%w: trailer over %d bytes", errMalformed, maxHeader)
 			}
 		}
-		buf = b.Bytes()
 	case length >= 0:
 		buf = slices.Grow(buf, length)[:len(buf)+length]
 		if _, err := io.ReadFull(br, buf[len(buf)-length:]); err != nil {
@@ -283,17 +278,26 @@ func readBody(br *bufio.Reader, buf []byte, res rawResponse, keep bool) (rawResp
 		}
 	default:
 		// Delimited by the end of the connection.
-		b := bytes.NewBuffer(buf)
-		if _, err := io.Copy(b, io.LimitReader(br, maxBody+1)); err != nil {
+		var err error
+		if buf, err = appendBounded(buf, br); err != nil {
 			return res, false, err
 		}
-		if b.Len() > maxBody {
-			return res, false, fmt.Errorf("%w: body over %d bytes", errMalformed, maxBody)
-		}
-		buf, keep = b.Bytes(), false
+		keep = false
 	}
 	res.body = buf
 	return res, keep, nil
+}
+
+// appendBounded appends what r holds to buf, up to maxBody bytes.
+func appendBounded(buf []byte, r io.Reader) ([]byte, error) {
+	b := bytes.NewBuffer(buf)
+	if _, err := io.Copy(b, io.LimitReader(r, maxBody+1)); err != nil {
+		return nil, err
+	}
+	if b.Len() > maxBody {
+		return nil, fmt.Errorf("%w: body over %d bytes", errMalformed, maxBody)
+	}
+	return b.Bytes(), nil
 }
 
 // maxLine bounds a status or header line.

@@ -218,17 +218,19 @@ type execer func(ctx context.Context, st stmt) (sql.Result, error)
 func (c *committer) onTx(tx *sql.Tx) execer {
 	bound := map[string]*sql.Stmt{}
 	return func(ctx context.Context, s stmt) (sql.Result, error) {
-		if st := bound[s.query]; st != nil {
-			return settled(st.ExecContext(ctx, s.args...))
-		}
+		st := bound[s.query]
 		// Only an already prepared statement: preparing one would wait for
 		// the writer connection, which this transaction holds.
-		if st := c.pool.cached(s.query); st != nil {
-			txst := tx.StmtContext(ctx, st)
-			bound[s.query] = txst
-			return settled(txst.ExecContext(ctx, s.args...))
+		if st == nil {
+			if prepared := c.pool.cached(s.query); prepared != nil {
+				st = tx.StmtContext(ctx, prepared)
+				bound[s.query] = st
+			}
 		}
-		return settled(tx.ExecContext(ctx, s.query, s.args...))
+		if st == nil {
+			return settled(tx.ExecContext(ctx, s.query, s.args...))
+		}
+		return settled(st.ExecContext(ctx, s.args...))
 	}
 }
 
